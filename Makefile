@@ -1,0 +1,45 @@
+# scr: PGXS build.  `make demo` and `make test` are the two commands of the
+# README; everything else is standard PGXS (make, make install, installcheck).
+
+EXTENSION = scr
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" scr.control)
+
+MODULE_big = scr
+OBJS = src/scr.o src/nhs_number_parse.o src/nhs_number.o
+
+# The install script is these pieces, in this order.
+SQL_PIECES = src/scr.sql src/nhs_number.sql
+DATA_built = scr--$(EXTVERSION).sql
+
+REGRESS = nhs_number nhs_number_vectors nhs_number_index
+REGRESS_OPTS = --load-extension=scr
+ISOLATION = nhs_number_unique
+
+EXTRA_CLEAN = tmp_check results output_iso
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+
+# The server's headers are not -Wextra clean; reading them as system headers
+# keeps -Wall -Wextra -Werror about our code only.
+PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server)
+include $(PGXS)
+
+scr--$(EXTVERSION).sql: $(SQL_PIECES)
+	cat $^ > $@
+
+.PHONY: demo test bench
+demo:
+	scripts/demo.sh
+
+test:
+	scripts/run_tests.sh
+
+bench:
+	scripts/bench.sh
+
+# For scripts/run_tests.sh: the test lists, from one place.
+print-regress:
+	@echo $(REGRESS)
+print-isolation:
+	@echo $(ISOLATION)

@@ -28,7 +28,7 @@ include $(PGXS)
 scr--$(EXTVERSION).sql: $(SQL_PIECES)
 	cat $^ > $@
 
-.PHONY: demo test bench
+.PHONY: demo demo-stop test bench print-regress print-isolation
 demo:
 	scripts/demo.sh
 
@@ -43,3 +43,6 @@ print-regress:
 	@echo $(REGRESS)
 print-isolation:
 	@echo $(ISOLATION)
+
+demo-stop:
+	@. scripts/lib.sh && cluster_stop demo

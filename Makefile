@@ -5,17 +5,17 @@ EXTENSION = scr
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" scr.control)
 
 MODULE_big = scr
-OBJS = src/scr.o src/nhs_number_parse.o src/nhs_number.o
+OBJS = src/scr.o src/nhs_number_parse.o src/nhs_number.o src/feed.o
 
 # The install script is these pieces, in this order.
-SQL_PIECES = src/scr.sql src/nhs_number.sql
+SQL_PIECES = src/scr.sql src/nhs_number.sql src/record.sql src/feed.sql
 DATA_built = scr--$(EXTVERSION).sql
 
-REGRESS = nhs_number nhs_number_vectors nhs_number_index
+REGRESS = nhs_number nhs_number_vectors nhs_number_index feed_setup feed_person feed_entry feed_batch patient_merge feed_security feed_teardown
 REGRESS_OPTS = --load-extension=scr
 ISOLATION = nhs_number_unique
 
-EXTRA_CLEAN = tmp_check results output_iso
+EXTRA_CLEAN = results output_iso
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

@@ -53,10 +53,10 @@ as_owner() {
 	fi
 }
 
-# cluster_start NAME PORT: a fresh cluster in $SCR_ROOT/tmp_check/NAME, or in
+# cluster_start NAME PORT: a fresh cluster in $SCR_ROOT/tmp_scr/NAME, or in
 # a directory under /tmp when the postgres user cannot reach the checkout.
 cluster_start() {
-	local name=$1 port=$2 base="$SCR_ROOT/tmp_check"
+	local name=$1 port=$2 base="$SCR_ROOT/tmp_scr"
 	mkdir -p "$base"
 	if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$base"; then
 		base=$(mktemp -d /tmp/scr-cluster.XXXXXX)
@@ -82,7 +82,7 @@ log_min_messages = warning
 CONF
 	as_owner pg_ctl -D "$SCR_DATA" -l "$SCR_DATA/server.log" -w -t 60 start >/dev/null
 	export PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres
-	echo "$SCR_DATA" >"$SCR_ROOT/tmp_check/$name.datadir"
+	echo "$SCR_DATA" >"$SCR_ROOT/tmp_scr/$name.datadir"
 	say "cluster $name running on port $port (data: $SCR_DATA)"
 }
 
@@ -92,8 +92,11 @@ cluster_stop_dir() {
 
 # cluster_stop NAME: stop the cluster cluster_start made.
 cluster_stop() {
-	local f="$SCR_ROOT/tmp_check/$1.datadir"
+	local f="$SCR_ROOT/tmp_scr/$1.datadir"
 	[ -f "$f" ] || return 0
 	cluster_stop_dir "$(cat "$f")" || true
 	say "cluster $1 stopped"
 }
+
+# (Clusters live in tmp_scr/, not tmp_check/: PGXS's "make clean" deletes
+# tmp_check/, and with it any cluster running there.)

@@ -14,7 +14,7 @@ PORT=${SCR_TEST_PORT:-54329}
 cluster_start test "$PORT"
 
 PGXS_DIR=$(dirname "$("$PG_CONFIG" --pgxs)")/../..
-OUT="$SCR_ROOT/tmp_check/out"
+OUT="$SCR_ROOT/tmp_scr/out"
 rm -rf "$OUT"
 mkdir -p "$OUT/regress" "$OUT/isolation" "$OUT/programs"
 passed=0

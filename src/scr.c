@@ -15,12 +15,13 @@ PG_MODULE_MAGIC;
 void		_PG_init(void);
 
 /*
- * Reserve the scr.* setting prefix.  Without it any client could
- * SET scr.anything and a careless policy might trust the value; with it an
- * undefined scr.* name is an error.
+ * Define scr's settings, then reserve the scr.* prefix.  Without the
+ * reservation any client could SET scr.anything and a careless policy might
+ * trust the value; with it an undefined scr.* name is an error.
  */
 void
 _PG_init(void)
 {
+	feed_init();
 	MarkGUCPrefixReserved(SCR_GUC_PREFIX);
 }

@@ -8,4 +8,9 @@
 /* The prefix of every scr setting; reserved so clients cannot invent one. */
 #define SCR_GUC_PREFIX "scr"
 
+/* feed.c */
+extern bool scr_allow_test_nhs_numbers;
+extern int	scr_max_message_size;
+extern void feed_init(void);
+
 #endif							/* SCR_H */

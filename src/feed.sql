@@ -1,0 +1,850 @@
+-- Feed functions: the only way feeds write to the record (src/feed.c).
+--
+-- The public functions are SECURITY DEFINER with a pinned search_path,
+-- revoked from PUBLIC and granted to scr_feed; each checks that the calling
+-- role is bound to the source it writes for.  The internal functions
+-- (scr._*) do the work and are callable by nobody but the owner.
+
+CREATE FUNCTION scr.feed_caller() RETURNS oid
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION scr.feed_caller() IS
+    'the role calling a SECURITY DEFINER feed function (the session''s current role outside it)';
+
+-- Refuse a caller not bound to the source, or an inactive source.  Returns
+-- the source's organisation.  Every failure here is 42501 or 22023 and
+-- names the source, never patient data.
+CREATE FUNCTION scr._feed_check_source(p_source text) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    caller oid := scr.feed_caller();
+    src record;
+BEGIN
+    IF p_source IS NULL THEN
+        RAISE EXCEPTION 'source must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT s.ods_code, s.active INTO src FROM scr.source_system s WHERE s.source_code = p_source;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown source system "%"', p_source
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'An operator registers sources in scr.source_system.';
+    END IF;
+    IF NOT EXISTS (SELECT FROM scr.feed_binding b
+                   JOIN pg_roles r ON r.rolname = b.role_name
+                   WHERE b.source_code = p_source
+                     AND pg_has_role(caller, r.oid, 'MEMBER')) THEN
+        RAISE EXCEPTION 'role "%" may not write for source "%"',
+                        (SELECT rolname FROM pg_roles WHERE oid = caller), p_source
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'An operator binds feed roles to sources in scr.feed_binding.';
+    END IF;
+    IF NOT src.active THEN
+        RAISE EXCEPTION 'source system "%" is not active', p_source
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN src.ods_code;
+END
+$$;
+
+-- The checks every message shares: present, an object, not too big, only
+-- known keys.
+CREATE FUNCTION scr._feed_check_message(p_what text, p_message jsonb, p_keys text[])
+RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    unknown text[];
+    limit_bytes bigint := pg_size_bytes(current_setting('scr.max_message_size'));
+BEGIN
+    IF p_message IS NULL THEN
+        RAISE EXCEPTION '% must not be null', p_what USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF jsonb_typeof(p_message) <> 'object' THEN
+        RAISE EXCEPTION '% must be a JSON object, not %', p_what, jsonb_typeof(p_message)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF pg_column_size(p_message) > limit_bytes THEN
+        RAISE EXCEPTION '% is too large', p_what
+            USING ERRCODE = 'program_limit_exceeded',
+                  DETAIL = format('It takes %s bytes; the limit is %s.', pg_column_size(p_message), limit_bytes),
+                  HINT = 'A superuser can raise scr.max_message_size.';
+    END IF;
+    SELECT array_agg(k ORDER BY k) INTO unknown
+    FROM jsonb_object_keys(p_message) AS k WHERE k <> ALL (p_keys);
+    IF unknown IS NOT NULL THEN
+        RAISE EXCEPTION '% has unknown key "%"', p_what, unknown[1]
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Known keys: ' || array_to_string(p_keys, ', ') || '.';
+    END IF;
+END
+$$;
+
+-- A source's identifier for a person: present, not blank, at most 128
+-- characters.
+CREATE FUNCTION scr._feed_check_local_id(p_local_id text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, scr, pg_temp AS $$
+BEGIN
+    IF p_local_id IS NULL OR btrim(p_local_id) = '' THEN
+        RAISE EXCEPTION 'local_id must not be null or blank' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF length(p_local_id) > 128 THEN
+        RAISE EXCEPTION 'local_id is too long'
+            USING ERRCODE = 'string_data_right_truncation',
+                  DETAIL = format('It has %s characters; the limit is 128.', length(p_local_id));
+    END IF;
+END
+$$;
+
+-- A string-valued key, trimmed; NULL when absent, JSON null or blank.
+CREATE FUNCTION scr._feed_text(p_message jsonb, p_key text, p_max integer DEFAULT 1000)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    v jsonb := p_message -> p_key;
+    t text;
+BEGIN
+    IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+        RETURN NULL;
+    END IF;
+    IF jsonb_typeof(v) <> 'string' THEN
+        RAISE EXCEPTION 'key "%" must be a string, not %', p_key, jsonb_typeof(v)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    t := btrim(v #>> '{}');
+    IF length(t) > p_max THEN
+        RAISE EXCEPTION 'key "%" is too long', p_key
+            USING ERRCODE = 'string_data_right_truncation',
+                  DETAIL = format('It has %s characters; the limit is %s.', length(t), p_max);
+    END IF;
+    RETURN nullif(t, '');
+END
+$$;
+
+-- A calendar date given as YYYY-MM-DD, between 1850 and today.
+CREATE FUNCTION scr._feed_date(p_message jsonb, p_key text) RETURNS date
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    t text := scr._feed_text(p_message, p_key, 10);
+    d date;
+BEGIN
+    IF t IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF t !~ '^\d{4}-\d{2}-\d{2}$' THEN
+        RAISE EXCEPTION 'key "%" is not a date: "%"', p_key, t
+            USING ERRCODE = 'invalid_datetime_format',
+                  HINT = 'Dates are ISO 8601: YYYY-MM-DD.';
+    END IF;
+    BEGIN
+        d := make_date(substr(t, 1, 4)::integer, substr(t, 6, 2)::integer, substr(t, 9, 2)::integer);
+    EXCEPTION WHEN datetime_field_overflow THEN
+        RAISE EXCEPTION 'key "%" is not a real date: "%"', p_key, t
+            USING ERRCODE = 'datetime_field_overflow';
+    END;
+    IF d < date '1850-01-01' OR d > current_date THEN
+        RAISE EXCEPTION 'key "%" is out of range: "%"', p_key, t
+            USING ERRCODE = 'datetime_field_overflow',
+                  DETAIL = 'Dates must lie between 1850-01-01 and today.';
+    END IF;
+    RETURN d;
+END
+$$;
+
+-- A point in time: YYYY-MM-DD (midnight in Europe/London) or an ISO 8601
+-- date-time with a UTC offset or Z.  Never later than a day from now.
+CREATE FUNCTION scr._feed_timestamp(p_message jsonb, p_key text) RETURNS timestamptz
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    t text := scr._feed_text(p_message, p_key, 40);
+    ts timestamptz;
+BEGIN
+    IF t IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF t ~ '^\d{4}-\d{2}-\d{2}$' THEN
+        ts := scr._feed_date(p_message, p_key)::timestamp AT TIME ZONE 'Europe/London';
+    ELSIF t ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})$' THEN
+        BEGIN
+            ts := t::timestamptz;
+        EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+            RAISE EXCEPTION 'key "%" is not a real date and time: "%"', p_key, t
+                USING ERRCODE = 'datetime_field_overflow';
+        END;
+        IF ts < timestamptz '1850-01-01 00:00Z' THEN
+            RAISE EXCEPTION 'key "%" is out of range: "%"', p_key, t
+                USING ERRCODE = 'datetime_field_overflow';
+        END IF;
+    ELSE
+        RAISE EXCEPTION 'key "%" is not a date or date-time: "%"', p_key, t
+            USING ERRCODE = 'invalid_datetime_format',
+                  HINT = 'Use YYYY-MM-DD or YYYY-MM-DDThh:mm:ss with Z or a UTC offset.';
+    END IF;
+    IF ts > statement_timestamp() + interval '1 day' THEN
+        RAISE EXCEPTION 'key "%" is in the future: "%"', p_key, t
+            USING ERRCODE = 'datetime_field_overflow';
+    END IF;
+    RETURN ts;
+END
+$$;
+
+-- Recompute a patient's golden demographic record from every source
+-- identifier linked to it (and to patients merged into it).  Survivorship:
+-- for each field, the value from the source with the lowest trust rank that
+-- sent one; ties go to the most recently received.  A verified NHS number
+-- (status 01) beats an unverified one whatever the rank.
+CREATE FUNCTION scr._patient_refresh(p_patient_id bigint) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, scr, pg_temp AS $$
+    WITH ids AS (
+        SELECT si.*, coalesce(ss.trust_rank, scr.default_trust_rank(ss.kind)) AS rank,
+               coalesce(si.nhs_number_status = '01', false) AS verified
+        FROM scr.source_identifier si
+        JOIN scr.source_system ss USING (source_code)
+        WHERE si.patient_id = p_patient_id
+           OR si.patient_id IN (SELECT p.patient_id FROM scr.patient p
+                                WHERE p.merged_into = p_patient_id)
+    ), best AS (
+        SELECT
+            (array_agg(nhs_number ORDER BY verified DESC, rank, received_at DESC)
+                FILTER (WHERE nhs_number IS NOT NULL))[1] AS nhs_number,
+            (array_agg(nhs_number_status ORDER BY verified DESC, rank, received_at DESC)
+                FILTER (WHERE nhs_number IS NOT NULL))[1] AS nhs_number_status,
+            (array_agg(given_name ORDER BY rank, received_at DESC) FILTER (WHERE given_name IS NOT NULL))[1] AS given_name,
+            (array_agg(family_name ORDER BY rank, received_at DESC) FILTER (WHERE family_name IS NOT NULL))[1] AS family_name,
+            (array_agg(birth_date ORDER BY rank, received_at DESC) FILTER (WHERE birth_date IS NOT NULL))[1] AS birth_date,
+            (array_agg(sex ORDER BY rank, received_at DESC) FILTER (WHERE sex IS NOT NULL))[1] AS sex,
+            (array_agg(postcode ORDER BY received_at DESC, rank) FILTER (WHERE postcode IS NOT NULL))[1] AS postcode,
+            (array_agg(address ORDER BY received_at DESC, rank) FILTER (WHERE address IS NOT NULL))[1] AS address,
+            (array_agg(death_date ORDER BY rank, received_at DESC) FILTER (WHERE death_date IS NOT NULL))[1] AS death_date,
+            (array_agg(gp_practice ORDER BY rank, received_at DESC) FILTER (WHERE gp_practice IS NOT NULL))[1] AS gp_practice
+        FROM ids
+    )
+    UPDATE scr.patient p
+    SET nhs_number = b.nhs_number, nhs_number_status = b.nhs_number_status,
+        given_name = b.given_name, family_name = b.family_name, birth_date = b.birth_date,
+        sex = b.sex, postcode = b.postcode, address = b.address,
+        death_date = b.death_date, gp_practice = b.gp_practice,
+        updated_at = statement_timestamp()
+    FROM best b
+    WHERE p.patient_id = p_patient_id;
+$$;
+
+-- The patient a record has become: itself, or the patient it was merged into.
+CREATE FUNCTION scr.current_patient_id(p_patient_id bigint) RETURNS bigint
+LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, scr, pg_temp AS $$
+    SELECT coalesce(p.merged_into, p.patient_id) FROM scr.patient p WHERE p.patient_id = p_patient_id
+$$;
+
+-- ingest_person without the caller check: parse, validate, link, refresh.
+CREATE FUNCTION scr._ingest_person(p_source text, p_local_id text, p_demographics jsonb)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    nhs_text text;
+    nhs scr.nhs_number;
+    nhs_problem text;
+    nhs_status text;
+    given text;
+    family text;
+    birth date;
+    death date;
+    sex_value text;
+    postcode_value text;
+    address_value text;
+    practice text;
+    existing record;
+    linked bigint;
+    method text;
+BEGIN
+    PERFORM scr._feed_check_local_id(p_local_id);
+    PERFORM scr._feed_check_message('demographics', p_demographics,
+        ARRAY['nhs_number', 'nhs_number_status', 'given_name', 'family_name', 'birth_date',
+              'sex', 'postcode', 'address', 'death_date', 'gp_practice']);
+
+    nhs_text := scr._feed_text(p_demographics, 'nhs_number', 64);
+    IF nhs_text IS NOT NULL THEN
+        nhs_problem := scr.nhs_number_problem(nhs_text);
+        IF nhs_problem IS NULL THEN
+            nhs := nhs_text::scr.nhs_number;
+            IF scr.nhs_number_range(nhs) = 'test'
+               AND NOT current_setting('scr.allow_test_nhs_numbers')::boolean THEN
+                RAISE EXCEPTION 'NHS number % is in the test range', nhs
+                    USING ERRCODE = 'invalid_parameter_value',
+                          DETAIL = 'Numbers beginning 999 are for testing and are refused in a live record.',
+                          HINT = 'A superuser can set scr.allow_test_nhs_numbers = on for test data.';
+            END IF;
+        END IF;
+    END IF;
+    nhs_status := scr._feed_text(p_demographics, 'nhs_number_status', 2);
+    IF nhs_status IS NOT NULL AND nhs_status !~ '^0[1-8]$' THEN
+        RAISE EXCEPTION 'key "nhs_number_status" must be an NHS number status code 01 to 08, not "%"', nhs_status
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF nhs IS NULL THEN
+        nhs_status := NULL;     -- a status describes a number we hold
+    END IF;
+    given := scr._feed_text(p_demographics, 'given_name', 200);
+    family := scr._feed_text(p_demographics, 'family_name', 200);
+    birth := scr._feed_date(p_demographics, 'birth_date');
+    death := scr._feed_date(p_demographics, 'death_date');
+    IF death < birth THEN
+        RAISE EXCEPTION 'death_date % is before birth_date %', death, birth
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    sex_value := lower(scr._feed_text(p_demographics, 'sex', 20));
+    IF sex_value IS NOT NULL AND sex_value NOT IN ('male', 'female', 'other', 'unknown') THEN
+        RAISE EXCEPTION 'key "sex" must be male, female, other or unknown, not "%"', sex_value
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'These are the FHIR administrative gender codes.';
+    END IF;
+    postcode_value := upper(regexp_replace(scr._feed_text(p_demographics, 'postcode', 16), '\s+', ' ', 'g'));
+    IF jsonb_typeof(p_demographics -> 'address') = 'array' THEN
+        IF EXISTS (SELECT FROM jsonb_array_elements(p_demographics -> 'address') l
+                   WHERE jsonb_typeof(l) <> 'string') THEN
+            RAISE EXCEPTION 'key "address" must be a string or an array of strings'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        SELECT nullif(string_agg(btrim(l), ', ' ORDER BY n) FILTER (WHERE btrim(l) <> ''), '')
+        INTO address_value
+        FROM jsonb_array_elements_text(p_demographics -> 'address') WITH ORDINALITY AS a(l, n);
+        IF length(address_value) > 500 THEN
+            RAISE EXCEPTION 'key "address" is too long' USING ERRCODE = 'string_data_right_truncation';
+        END IF;
+    ELSE
+        address_value := scr._feed_text(p_demographics, 'address', 500);
+    END IF;
+    practice := upper(scr._feed_text(p_demographics, 'gp_practice', 12));
+    IF practice IS NOT NULL AND practice !~ '^[A-Z0-9]{3,12}$' THEN
+        RAISE EXCEPTION 'key "gp_practice" must be an ODS code, not "%"', practice
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    -- One person at a time per source identifier and per NHS number, so that
+    -- two feeds sending the same new person at once make one patient.
+    PERFORM pg_advisory_xact_lock(1396920065, hashtext(p_source || chr(1) || p_local_id));
+    IF nhs IS NOT NULL THEN
+        PERFORM pg_advisory_xact_lock(1396920066, hashtext(nhs::text));
+    END IF;
+
+    SELECT si.patient_id, si.source_identifier_id INTO existing
+    FROM scr.source_identifier si
+    WHERE si.source_code = p_source AND si.local_id = p_local_id;
+
+    IF FOUND THEN
+        linked := existing.patient_id;
+        UPDATE scr.source_identifier
+        SET demographics = p_demographics, nhs_number = nhs, nhs_number_received = nhs_text,
+            nhs_number_problem = nhs_problem, nhs_number_status = nhs_status,
+            given_name = given, family_name = family, birth_date = birth, sex = sex_value,
+            postcode = postcode_value, address = address_value, death_date = death,
+            gp_practice = practice, received_at = statement_timestamp()
+        WHERE patient_id = existing.patient_id
+          AND source_identifier_id = existing.source_identifier_id;
+    ELSE
+        -- Deterministic link: a valid NHS number held by a patient with the
+        -- same birth date (the PDS cross-check).  Otherwise a new patient.
+        IF nhs IS NOT NULL AND birth IS NOT NULL THEN
+            SELECT coalesce(p.merged_into, p.patient_id) INTO linked
+            FROM scr.patient p
+            WHERE p.nhs_number = nhs AND p.birth_date = birth
+            ORDER BY p.merged_into IS NULL DESC, p.patient_id
+            LIMIT 1;
+        END IF;
+        IF linked IS NOT NULL THEN
+            method := 'nhs_number_and_birth_date';
+        ELSE
+            INSERT INTO scr.patient DEFAULT VALUES RETURNING patient_id INTO linked;
+            method := 'new_patient';
+        END IF;
+        INSERT INTO scr.source_identifier
+            (patient_id, source_code, local_id, link_method, demographics, nhs_number,
+             nhs_number_received, nhs_number_problem, nhs_number_status, given_name,
+             family_name, birth_date, sex, postcode, address, death_date, gp_practice)
+        VALUES (linked, p_source, p_local_id, method, p_demographics, nhs, nhs_text,
+                nhs_problem, nhs_status, given, family, birth, sex_value, postcode_value,
+                address_value, death, practice);
+    END IF;
+
+    linked := scr.current_patient_id(linked);
+    IF nhs IS NOT NULL THEN
+        INSERT INTO scr.patient_nhs_number AS h (patient_id, nhs_number, status, source_code)
+        VALUES (linked, nhs, nhs_status, p_source)
+        ON CONFLICT (patient_id, nhs_number)
+        DO UPDATE SET last_seen = statement_timestamp(), status = coalesce(excluded.status, h.status);
+    END IF;
+    PERFORM scr._patient_refresh(linked);
+    RETURN linked;
+END
+$$;
+
+CREATE FUNCTION scr.ingest_person(source text, local_id text, demographics jsonb)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
+BEGIN
+    PERFORM scr._feed_check_source(source);
+    RETURN scr._ingest_person(source, local_id, demographics);
+END
+$$;
+COMMENT ON FUNCTION scr.ingest_person(text, text, jsonb) IS
+    'feed: a person''s demographics from a source; links to a patient and returns its id';
+
+-- ingest_entry without the caller check.  outcome: loaded (new or newer
+-- version), late (older than the current version: kept in history),
+-- unchanged (the same version again).
+CREATE FUNCTION scr._ingest_entry(p_source text, p_ods_code text, p_local_id text, p_entry jsonb,
+                                  OUT entry_id bigint, OUT outcome text)
+LANGUAGE plpgsql SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    patient bigint;
+    e_kind text;
+    e_resource text;
+    e_ref text;
+    e_ts timestamptz;
+    e_status text;
+    e_start timestamptz;
+    e_end timestamptz;
+    e_ods text;
+    e_sens text;
+    e_cat text;
+    e_payload jsonb;
+    cur scr.entry;
+BEGIN
+    PERFORM scr._feed_check_local_id(p_local_id);
+    PERFORM scr._feed_check_message('entry', p_entry,
+        ARRAY['kind', 'source_ref', 'source_timestamp', 'status', 'code_system', 'code',
+              'display', 'effective_start', 'effective_end', 'author', 'organisation',
+              'sensitivity', 'sensitivity_category', 'payload']);
+
+    e_kind := scr._feed_text(p_entry, 'kind', 64);
+    IF e_kind IS NULL THEN
+        RAISE EXCEPTION 'entry has no "kind"' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT k.fhir_resource_type INTO e_resource FROM scr.entry_kind k WHERE k.kind = e_kind;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown entry kind "%"', e_kind
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Kinds: ' || (SELECT string_agg(kind, ', ' ORDER BY kind) FROM scr.entry_kind) || '.';
+    END IF;
+    e_ref := scr._feed_text(p_entry, 'source_ref', 200);
+    IF e_ref IS NULL THEN
+        RAISE EXCEPTION 'entry has no "source_ref"' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'source_ref is the source''s own identifier for the entry; it makes resending safe.';
+    END IF;
+    e_ts := scr._feed_timestamp(p_entry, 'source_timestamp');
+    IF e_ts IS NULL THEN
+        RAISE EXCEPTION 'entry has no "source_timestamp"' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'source_timestamp is when the source last changed the entry; it orders versions.';
+    END IF;
+    e_status := lower(scr._feed_text(p_entry, 'status', 64));
+    IF e_status IS NULL THEN
+        RAISE EXCEPTION 'entry has no "status"' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    e_start := scr._feed_timestamp(p_entry, 'effective_start');
+    e_end := scr._feed_timestamp(p_entry, 'effective_end');
+    IF e_end < e_start THEN
+        RAISE EXCEPTION 'effective_end is before effective_start' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    e_ods := coalesce(upper(scr._feed_text(p_entry, 'organisation', 12)), p_ods_code);
+    IF NOT EXISTS (SELECT FROM scr.organisation o WHERE o.ods_code = e_ods) THEN
+        RAISE EXCEPTION 'unknown organisation "%"', e_ods USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    e_sens := coalesce(upper(scr._feed_text(p_entry, 'sensitivity', 1)), 'N');
+    IF e_sens NOT IN ('N', 'R', 'V') THEN
+        RAISE EXCEPTION 'key "sensitivity" must be N, R or V, not "%"', e_sens
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'HL7 confidentiality: N normal, R restricted, V very restricted.';
+    END IF;
+    e_cat := lower(scr._feed_text(p_entry, 'sensitivity_category', 64));
+    IF e_cat IS NOT NULL AND NOT EXISTS (SELECT FROM scr.sensitivity_category c WHERE c.category = e_cat) THEN
+        RAISE EXCEPTION 'unknown sensitivity category "%"', e_cat
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Categories: ' || (SELECT string_agg(category, ', ' ORDER BY category) FROM scr.sensitivity_category) || '.';
+    END IF;
+    e_payload := p_entry -> 'payload';
+    IF e_payload IS NULL OR jsonb_typeof(e_payload) = 'null' THEN
+        e_payload := jsonb_build_object('resourceType', e_resource);
+    ELSIF jsonb_typeof(e_payload) <> 'object' THEN
+        RAISE EXCEPTION 'key "payload" must be a JSON object (a FHIR % resource)', e_resource
+            USING ERRCODE = 'invalid_parameter_value';
+    ELSIF (e_payload ->> 'resourceType') IS DISTINCT FROM e_resource THEN
+        RAISE EXCEPTION 'payload of a % entry must be a FHIR % resource, not "%"',
+                        e_kind, e_resource, coalesce(e_payload ->> 'resourceType', '(none)')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    SELECT si.patient_id INTO patient
+    FROM scr.source_identifier si
+    WHERE si.source_code = p_source AND si.local_id = p_local_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'source "%" has sent no person with local id "%"', p_source, p_local_id
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Send the person with scr.ingest_person first.';
+    END IF;
+
+    INSERT INTO scr.entry
+        (patient_id, kind, code_system, code, display, status, effective_start, effective_end,
+         author, source_code, ods_code, source_ref, source_timestamp, sensitivity,
+         sensitivity_category, payload)
+    VALUES (patient, e_kind, scr._feed_text(p_entry, 'code_system', 200),
+            scr._feed_text(p_entry, 'code', 64), scr._feed_text(p_entry, 'display', 1000),
+            e_status, e_start, e_end, scr._feed_text(p_entry, 'author', 200), p_source, e_ods,
+            e_ref, e_ts, e_sens::"char", e_cat, e_payload)
+    ON CONFLICT (source_code, source_ref) DO NOTHING
+    RETURNING scr.entry.entry_id INTO entry_id;
+    IF FOUND THEN
+        outcome := 'loaded';
+        RETURN;
+    END IF;
+
+    -- The source has sent this entry before: order the versions.
+    SELECT * INTO cur FROM scr.entry e
+    WHERE e.source_code = p_source AND e.source_ref = e_ref
+    FOR UPDATE;
+    entry_id := cur.entry_id;
+    IF cur.patient_id <> patient THEN
+        RAISE EXCEPTION 'entry "%" of source "%" belongs to another person', e_ref, p_source
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A source reference names one entry of one person.';
+    END IF;
+    IF e_ts = cur.source_timestamp THEN
+        IF (cur.kind, cur.status, cur.payload, cur.sensitivity, cur.sensitivity_category,
+            cur.effective_start, cur.effective_end, cur.ods_code)
+           IS NOT DISTINCT FROM
+           (e_kind, e_status, e_payload, e_sens::"char", e_cat, e_start, e_end, e_ods) THEN
+            outcome := 'unchanged';
+            RETURN;
+        END IF;
+        RAISE EXCEPTION 'entry "%" of source "%" was sent twice with the same source_timestamp and different content', e_ref, p_source
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A changed entry needs a later source_timestamp.';
+    END IF;
+
+    IF e_ts < cur.source_timestamp THEN
+        -- Late: older than what the record holds.  Keep it, never current.
+        INSERT INTO scr.entry_history
+            (patient_id, entry_id, kind, code_system, code, display, status, effective_start,
+             effective_end, author, source_code, ods_code, source_ref, source_timestamp,
+             received_at, sensitivity, sensitivity_category, payload, version, superseded_at, late)
+        VALUES (patient, cur.entry_id, e_kind, scr._feed_text(p_entry, 'code_system', 200),
+                scr._feed_text(p_entry, 'code', 64), scr._feed_text(p_entry, 'display', 1000),
+                e_status, e_start, e_end, scr._feed_text(p_entry, 'author', 200), p_source,
+                e_ods, e_ref, e_ts, statement_timestamp(), e_sens::"char", e_cat, e_payload,
+                0, statement_timestamp(), true);
+        outcome := 'late';
+        RETURN;
+    END IF;
+
+    -- Newer: the current version goes to history, the new one replaces it.
+    INSERT INTO scr.entry_history
+        (patient_id, entry_id, kind, code_system, code, display, status, effective_start,
+         effective_end, author, source_code, ods_code, source_ref, source_timestamp,
+         received_at, sensitivity, sensitivity_category, payload, version, superseded_at)
+    VALUES (cur.patient_id, cur.entry_id, cur.kind, cur.code_system, cur.code, cur.display,
+            cur.status, cur.effective_start, cur.effective_end, cur.author, cur.source_code,
+            cur.ods_code, cur.source_ref, cur.source_timestamp, cur.received_at,
+            cur.sensitivity, cur.sensitivity_category, cur.payload, cur.version,
+            statement_timestamp());
+    UPDATE scr.entry e
+    SET kind = e_kind, code_system = scr._feed_text(p_entry, 'code_system', 200),
+        code = scr._feed_text(p_entry, 'code', 64), display = scr._feed_text(p_entry, 'display', 1000),
+        status = e_status, effective_start = e_start, effective_end = e_end,
+        author = scr._feed_text(p_entry, 'author', 200), ods_code = e_ods,
+        source_timestamp = e_ts, received_at = statement_timestamp(), sensitivity = e_sens::"char",
+        sensitivity_category = e_cat, payload = e_payload, version = cur.version + 1
+    WHERE e.patient_id = cur.patient_id AND e.entry_id = cur.entry_id;
+    outcome := 'loaded';
+END
+$$;
+
+CREATE FUNCTION scr.ingest_entry(source text, local_id text, entry jsonb)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    ods text := scr._feed_check_source(source);
+    r record;
+BEGIN
+    r := scr._ingest_entry(source, ods, local_id, entry);
+    RETURN r.entry_id;
+END
+$$;
+COMMENT ON FUNCTION scr.ingest_entry(text, text, jsonb) IS
+    'feed: one clinical or care entry for a person a source has sent; idempotent on (source, source_ref); returns the entry id';
+
+-- One message of a batch, by its type.  Returns the outcome.
+CREATE FUNCTION scr._ingest_message(p_source text, p_ods_code text, p_message jsonb)
+RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    kind text;
+BEGIN
+    PERFORM scr._feed_check_message('message', p_message,
+        ARRAY['type', 'local_id', 'demographics', 'entry']);
+    kind := scr._feed_text(p_message, 'type', 16);
+    IF kind = 'person' THEN
+        PERFORM scr._ingest_person(p_source, scr._feed_text(p_message, 'local_id', 128),
+                                   p_message -> 'demographics');
+        RETURN 'loaded';
+    ELSIF kind = 'entry' THEN
+        RETURN (scr._ingest_entry(p_source, p_ods_code, scr._feed_text(p_message, 'local_id', 128),
+                                  p_message -> 'entry')).outcome;
+    END IF;
+    RAISE EXCEPTION 'message "type" must be "person" or "entry", not %', coalesce('"' || kind || '"', 'missing')
+        USING ERRCODE = 'invalid_parameter_value';
+END
+$$;
+
+-- Keep a message that could not be loaded, with why.
+CREATE FUNCTION scr._feed_dead_letter(p_source text, p_message jsonb, p_sqlstate text,
+                                      p_error text, p_detail text, p_hint text)
+RETURNS bigint
+LANGUAGE sql SET search_path = pg_catalog, scr, pg_temp AS $$
+    INSERT INTO scr.feed_error (source_code, message_type, local_id, message, sqlstate, error,
+                                detail, hint, submitted_by)
+    VALUES (p_source,
+            CASE WHEN jsonb_typeof(p_message) = 'object' AND p_message ->> 'type' IN ('person', 'entry')
+                 THEN p_message ->> 'type' ELSE 'unknown' END,
+            CASE WHEN jsonb_typeof(p_message) = 'object' THEN left(p_message ->> 'local_id', 128) END,
+            p_message, p_sqlstate, p_error,
+            nullif(p_detail, ''), nullif(p_hint, ''),
+            (SELECT rolname FROM pg_roles WHERE oid = scr.feed_caller()))
+    RETURNING feed_error_id
+$$;
+
+CREATE FUNCTION scr.ingest_batch(source text, messages jsonb,
+                                 OUT loaded bigint, OUT unchanged bigint, OUT rejected bigint)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    ods text := scr._feed_check_source(source);
+    msg jsonb;
+    outcome text;
+    st text;
+    err text;
+    det text;
+    hnt text;
+BEGIN
+    loaded := 0;
+    unchanged := 0;
+    rejected := 0;
+    IF messages IS NULL THEN
+        RAISE EXCEPTION 'messages must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF jsonb_typeof(messages) <> 'array' THEN
+        RAISE EXCEPTION 'messages must be a JSON array of messages, not %', jsonb_typeof(messages)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR msg IN SELECT m FROM jsonb_array_elements(messages) AS m LOOP
+        BEGIN
+            outcome := scr._ingest_message(source, ods, msg);
+            IF outcome = 'unchanged' THEN
+                unchanged := unchanged + 1;
+            ELSE
+                loaded := loaded + 1;
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, err = MESSAGE_TEXT,
+                                    det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
+            PERFORM scr._feed_dead_letter(source, msg, st, err, det, hnt);
+            rejected := rejected + 1;
+        END;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION scr.ingest_batch(text, jsonb) IS
+    'feed: many messages in one call; each bad message is kept in scr.feed_error and the rest load';
+
+-- Replay a dead letter, as stored or as corrected by an operator.
+CREATE FUNCTION scr.replay_feed_error(feed_error_id bigint, corrected_message jsonb DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    fe scr.feed_error;
+    msg jsonb;
+    outcome text;
+    err text;
+    st text;
+BEGIN
+    IF NOT pg_has_role(scr.feed_caller(), 'scr_admin', 'MEMBER') THEN
+        RAISE EXCEPTION 'only members of scr_admin may replay feed errors'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    SELECT * INTO fe FROM scr.feed_error f WHERE f.feed_error_id = replay_feed_error.feed_error_id
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no feed error %', replay_feed_error.feed_error_id
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF fe.replayed_at IS NOT NULL THEN
+        RAISE EXCEPTION 'feed error % was already replayed', fe.feed_error_id
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('It was replayed at %s.', fe.replayed_at);
+    END IF;
+    msg := coalesce(corrected_message, fe.message);
+    BEGIN
+        outcome := scr._ingest_message(fe.source_code,
+                                       (SELECT s.ods_code FROM scr.source_system s
+                                        WHERE s.source_code = fe.source_code),
+                                       msg);
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, err = MESSAGE_TEXT;
+        UPDATE scr.feed_error f SET replay_result = format('failed %s: %s', st, err)
+        WHERE f.feed_error_id = fe.feed_error_id;
+        RETURN 'failed: ' || err;
+    END;
+    UPDATE scr.feed_error f
+    SET replayed_at = statement_timestamp(), replay_result = outcome,
+        message = CASE WHEN corrected_message IS NULL THEN f.message ELSE corrected_message END
+    WHERE f.feed_error_id = fe.feed_error_id;
+    RETURN outcome;
+END
+$$;
+COMMENT ON FUNCTION scr.replay_feed_error(bigint, jsonb) IS
+    'operators: load a dead-lettered message again, optionally corrected; returns its outcome';
+
+-- Merge two patients known to one source (HL7 A40: the source found that
+-- from_local_id and to_local_id are one person).  Idempotent: the same merge
+-- twice, or its inverse afterwards, changes nothing.  Returns the survivor.
+CREATE FUNCTION scr._merge_patients(p_source text, p_from text, p_to text) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    from_patient bigint;
+    to_patient bigint;
+    from_root bigint;
+    to_root bigint;
+BEGIN
+    SELECT si.patient_id INTO from_patient FROM scr.source_identifier si
+    WHERE si.source_code = p_source AND si.local_id = p_from;
+    SELECT si.patient_id INTO to_patient FROM scr.source_identifier si
+    WHERE si.source_code = p_source AND si.local_id = p_to;
+    IF from_patient IS NULL OR to_patient IS NULL THEN
+        RAISE EXCEPTION 'source "%" has sent no person with local id "%"', p_source,
+                        CASE WHEN from_patient IS NULL THEN p_from ELSE p_to END
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- Lock both patients in a fixed order so that crossed merges cannot deadlock.
+    PERFORM 1 FROM scr.patient p WHERE p.patient_id IN (from_patient, to_patient)
+    ORDER BY p.patient_id FOR UPDATE;
+    from_root := scr.current_patient_id(from_patient);
+    to_root := scr.current_patient_id(to_patient);
+    IF from_root = to_root THEN
+        RETURN to_root;
+    END IF;
+    PERFORM 1 FROM scr.patient p WHERE p.patient_id IN (from_root, to_root)
+    ORDER BY p.patient_id FOR UPDATE;
+    -- merged_into always names a survivor that is not itself merged.
+    UPDATE scr.patient p SET merged_into = to_root, updated_at = statement_timestamp()
+    WHERE p.patient_id = from_root OR p.merged_into = from_root;
+    INSERT INTO scr.patient_merge (patient_id, into_patient_id, source_code, from_local_id,
+                                   to_local_id, merged_by)
+    VALUES (from_root, to_root, p_source, p_from, p_to,
+            (SELECT rolname FROM pg_roles WHERE oid = scr.feed_caller()));
+    PERFORM scr._patient_refresh(to_root);
+    RETURN to_root;
+END
+$$;
+
+CREATE FUNCTION scr.merge_patients(source text, from_local_id text, to_local_id text)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
+BEGIN
+    PERFORM scr._feed_check_source(source);
+    IF from_local_id IS NULL OR to_local_id IS NULL THEN
+        RAISE EXCEPTION 'local ids must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    RETURN scr._merge_patients(source, from_local_id, to_local_id);
+END
+$$;
+COMMENT ON FUNCTION scr.merge_patients(text, text, text) IS
+    'feed: two local records of one source are one person (HL7 A40); merges their patients; idempotent';
+
+-- Undo the merge that took the patient of from_local_id away.  Patients that
+-- had been merged into it return to it.
+CREATE FUNCTION scr.unmerge_patients(source text, from_local_id text)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    from_patient bigint;
+    m scr.patient_merge;
+BEGIN
+    PERFORM scr._feed_check_source(source);
+    SELECT si.patient_id INTO from_patient FROM scr.source_identifier si
+    WHERE si.source_code = source AND si.local_id = from_local_id;
+    IF from_patient IS NULL THEN
+        RAISE EXCEPTION 'source "%" has sent no person with local id "%"', source, from_local_id
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT * INTO m FROM scr.patient_merge pm
+    WHERE pm.patient_id = from_patient AND pm.unmerged_at IS NULL
+    ORDER BY pm.merge_id DESC LIMIT 1
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN from_patient;    -- not merged: nothing to undo
+    END IF;
+    PERFORM 1 FROM scr.patient p WHERE p.patient_id IN (m.patient_id, m.into_patient_id)
+    ORDER BY p.patient_id FOR UPDATE;
+    UPDATE scr.patient p SET merged_into = NULL, updated_at = statement_timestamp()
+    WHERE p.patient_id = m.patient_id;
+    -- Patients merged into this one before it was merged away come back to it.
+    UPDATE scr.patient p SET merged_into = m.patient_id, updated_at = statement_timestamp()
+    WHERE p.merged_into = m.into_patient_id
+      AND p.patient_id IN (SELECT pm.patient_id FROM scr.patient_merge pm
+                           WHERE pm.into_patient_id = m.patient_id AND pm.unmerged_at IS NULL);
+    UPDATE scr.patient_merge pm
+    SET unmerged_at = statement_timestamp(),
+        unmerged_by = (SELECT rolname FROM pg_roles WHERE oid = scr.feed_caller())
+    WHERE pm.patient_id = m.patient_id AND pm.merge_id = m.merge_id;
+    PERFORM scr._patient_refresh(m.patient_id);
+    PERFORM scr._patient_refresh(m.into_patient_id);
+    RETURN m.patient_id;
+END
+$$;
+COMMENT ON FUNCTION scr.unmerge_patients(text, text) IS
+    'feed: undo the latest merge of the patient of from_local_id; returns that patient';
+
+-- Reading the record as it stood at a past time: the version of each entry
+-- of a patient that was current at that moment.
+CREATE FUNCTION scr.entries_as_of(patient_id bigint, at timestamptz)
+RETURNS SETOF scr.entry
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
+    WITH members AS (
+        SELECT p.patient_id FROM scr.patient p
+        WHERE p.patient_id = entries_as_of.patient_id OR p.merged_into = entries_as_of.patient_id
+    ), versions AS (
+        SELECT e.patient_id, e.entry_id, e.kind, e.code_system, e.code, e.display, e.status,
+               e.effective_start, e.effective_end, e.author, e.source_code, e.ods_code,
+               e.source_ref, e.source_timestamp, e.received_at, e.sensitivity,
+               e.sensitivity_category, e.payload, e.version, NULL::timestamptz AS until
+        FROM scr.entry e WHERE e.patient_id IN (SELECT m.patient_id FROM members m)
+        UNION ALL
+        SELECT h.patient_id, h.entry_id, h.kind, h.code_system, h.code, h.display, h.status,
+               h.effective_start, h.effective_end, h.author, h.source_code, h.ods_code,
+               h.source_ref, h.source_timestamp, h.received_at, h.sensitivity,
+               h.sensitivity_category, h.payload, h.version, h.superseded_at
+        FROM scr.entry_history h
+        WHERE h.patient_id IN (SELECT m.patient_id FROM members m) AND NOT h.late
+    )
+    SELECT v.patient_id, v.entry_id, v.kind, v.code_system, v.code, v.display, v.status,
+           v.effective_start, v.effective_end, v.author, v.source_code, v.ods_code,
+           v.source_ref, v.source_timestamp, v.received_at, v.sensitivity,
+           v.sensitivity_category, v.payload, v.version
+    FROM versions v
+    WHERE v.received_at <= at AND (v.until IS NULL OR v.until > at)
+      AND v.status <> 'entered-in-error'
+    ORDER BY v.effective_start DESC NULLS LAST, v.entry_id
+$$;
+COMMENT ON FUNCTION scr.entries_as_of(bigint, timestamptz) IS
+    'the patient''s record (merged patients included) as it stood at a past time, without entered-in-error entries';
+
+-- Privileges.
+REVOKE ALL ON FUNCTION scr.feed_caller(), scr._feed_check_source(text),
+    scr._feed_check_message(text, jsonb, text[]), scr._feed_check_local_id(text),
+    scr._feed_text(jsonb, text, integer),
+    scr._feed_date(jsonb, text), scr._feed_timestamp(jsonb, text), scr._patient_refresh(bigint),
+    scr._ingest_person(text, text, jsonb), scr._ingest_entry(text, text, text, jsonb),
+    scr._ingest_message(text, text, jsonb),
+    scr._feed_dead_letter(text, jsonb, text, text, text, text),
+    scr._merge_patients(text, text, text), scr.current_patient_id(bigint),
+    scr.ingest_person(text, text, jsonb), scr.ingest_entry(text, text, jsonb),
+    scr.ingest_batch(text, jsonb), scr.replay_feed_error(bigint, jsonb),
+    scr.merge_patients(text, text, text), scr.unmerge_patients(text, text),
+    scr.entries_as_of(bigint, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION scr.ingest_person(text, text, jsonb), scr.ingest_entry(text, text, jsonb),
+    scr.ingest_batch(text, jsonb), scr.merge_patients(text, text, text),
+    scr.unmerge_patients(text, text) TO scr_feed;
+GRANT EXECUTE ON FUNCTION scr.replay_feed_error(bigint, jsonb) TO scr_admin;

@@ -31,15 +31,13 @@ nhs_number_check_digit(int64_t first_nine)
 }
 
 /*
- * Apply the checks that do not depend on spelling (check digit, placeholder)
- * to a value already known to be in 0 .. 9999999999.  Used for text input
- * and for the bigint and binary paths alike, so all three refuse the same
- * numbers.
+ * The verdict on a ten-digit value whose check digit for the first nine
+ * digits is already known: check digit, then placeholder.  Shared by every
+ * path so that text, bigint and binary input refuse the same numbers.
  */
-NhsNumberStatus
-nhs_number_check_value(int64_t value, NhsNumberParse *result)
+static inline NhsNumberStatus
+nhs_number_judge(int64_t value, int check, NhsNumberParse *result)
 {
-	int			check = nhs_number_check_digit(value / 10);
 	int			given = (int) (value % 10);
 
 	result->value = value;
@@ -60,6 +58,16 @@ nhs_number_check_value(int64_t value, NhsNumberParse *result)
 }
 
 /*
+ * Apply the checks that do not depend on spelling to a value already known
+ * to be in 0 .. 9999999999 (the bigint and binary paths).
+ */
+NhsNumberStatus
+nhs_number_check_value(int64_t value, NhsNumberParse *result)
+{
+	return nhs_number_judge(value, nhs_number_check_digit(value / 10), result);
+}
+
+/*
  * Parse len bytes of text (not necessarily NUL-terminated) into result.
  */
 void
@@ -71,6 +79,7 @@ nhs_number_parse(const char *text, size_t len, NhsNumberParse *result)
 	size_t		sep_at[2];
 	int			seps = 0;
 	int			digits = 0;
+	int			weighted_sum = 0;
 	int64_t		value = 0;
 
 	result->status = NHS_NUMBER_OK;
@@ -90,7 +99,11 @@ nhs_number_parse(const char *text, size_t len, NhsNumberParse *result)
 		return;
 	}
 
-	/* One pass: refuse the first byte that can never appear, count the rest. */
+	/*
+	 * One pass: refuse the first byte that can never appear, count the rest,
+	 * and build the Modulus 11 sum as the digits go by (weights 10 down to 2
+	 * on the first nine), so no division is needed per digit.
+	 */
 	for (i = start; i < end; i++)
 	{
 		char		c = text[i];
@@ -99,6 +112,8 @@ nhs_number_parse(const char *text, size_t len, NhsNumberParse *result)
 		{
 			if (digits < 10)
 				value = value * 10 + (c - '0');
+			if (digits < 9)
+				weighted_sum += (c - '0') * (10 - digits);
 			digits++;
 		}
 		else if (c == ' ' || c == '-')
@@ -137,7 +152,8 @@ nhs_number_parse(const char *text, size_t len, NhsNumberParse *result)
 		}
 	}
 
-	nhs_number_check_value(value, result);
+	weighted_sum = 11 - weighted_sum % 11;
+	nhs_number_judge(value, weighted_sum == 11 ? 0 : weighted_sum, result);
 }
 
 /* Canonical form: ten digits, leading zeros kept. */

@@ -11,8 +11,9 @@ OBJS = src/scr.o src/nhs_number_parse.o src/nhs_number.o src/feed.o
 SQL_PIECES = src/scr.sql src/nhs_number.sql src/record.sql src/feed.sql
 DATA_built = scr--$(EXTVERSION).sql
 
-REGRESS = nhs_number nhs_number_vectors nhs_number_index feed_setup feed_person feed_entry feed_batch patient_merge feed_security feed_teardown
+REGRESS = install nhs_number nhs_number_vectors nhs_number_index feed_setup feed_person feed_entry feed_batch patient_merge feed_security feed_teardown
 REGRESS_OPTS = --load-extension=scr
+ISOLATION_OPTS = --load-extension=scr
 ISOLATION = nhs_number_unique feed_same_person feed_same_entry feed_version_race
 
 EXTRA_CLEAN = results output_iso

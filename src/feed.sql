@@ -316,13 +316,6 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    -- One person at a time per source identifier and per NHS number, so that
-    -- two feeds sending the same new person at once make one patient.
-    PERFORM pg_advisory_xact_lock(1396920065, hashtext(p_source || chr(1) || p_local_id));
-    IF nhs IS NOT NULL THEN
-        PERFORM pg_advisory_xact_lock(1396920066, hashtext(nhs::text));
-    END IF;
-
     SELECT si.patient_id, si.source_identifier_id INTO existing
     FROM scr.source_identifier si
     WHERE si.source_code = p_source AND si.local_id = p_local_id;
@@ -338,20 +331,30 @@ BEGIN
         WHERE patient_id = existing.patient_id
           AND source_identifier_id = existing.source_identifier_id;
     ELSE
-        -- Deterministic link: a valid NHS number held by a patient with the
-        -- same birth date (the PDS cross-check).  Otherwise a new patient.
+        -- Deterministic link: a valid NHS number whose patient has the same
+        -- birth date (the PDS cross-check).  Otherwise a new patient.
         IF nhs IS NOT NULL AND birth IS NOT NULL THEN
-            SELECT coalesce(p.merged_into, p.patient_id) INTO linked
-            FROM scr.patient p
-            WHERE p.nhs_number = nhs AND p.birth_date = birth
-            ORDER BY p.merged_into IS NULL DESC, p.patient_id
-            LIMIT 1;
+            SELECT k.patient_id INTO linked FROM scr.patient_link_key k
+            WHERE k.nhs_number = nhs AND k.birth_date = birth;
         END IF;
         IF linked IS NOT NULL THEN
             method := 'nhs_number_and_birth_date';
         ELSE
             INSERT INTO scr.patient DEFAULT VALUES RETURNING patient_id INTO linked;
             method := 'new_patient';
+            IF nhs IS NOT NULL AND birth IS NOT NULL THEN
+                -- Claim the pair.  If another feed claimed it first, this
+                -- waited for that feed to commit: link to its patient instead.
+                INSERT INTO scr.patient_link_key (patient_id, nhs_number, birth_date)
+                VALUES (linked, nhs, birth)
+                ON CONFLICT (nhs_number, birth_date) DO NOTHING;
+                IF NOT FOUND THEN
+                    DELETE FROM scr.patient p WHERE p.patient_id = linked;
+                    SELECT k.patient_id INTO linked FROM scr.patient_link_key k
+                    WHERE k.nhs_number = nhs AND k.birth_date = birth;
+                    method := 'nhs_number_and_birth_date';
+                END IF;
+            END IF;
         END IF;
         INSERT INTO scr.source_identifier
             (patient_id, source_code, local_id, link_method, demographics, nhs_number,
@@ -363,6 +366,13 @@ BEGIN
     END IF;
 
     linked := scr.current_patient_id(linked);
+    IF nhs IS NOT NULL AND birth IS NOT NULL THEN
+        -- Later senders of this pair link here (a pair another patient
+        -- already holds is left to linkage review).
+        INSERT INTO scr.patient_link_key (patient_id, nhs_number, birth_date)
+        VALUES (linked, nhs, birth)
+        ON CONFLICT (nhs_number, birth_date) DO NOTHING;
+    END IF;
     IF nhs IS NOT NULL THEN
         INSERT INTO scr.patient_nhs_number AS h (patient_id, nhs_number, status, source_code)
         VALUES (linked, nhs, nhs_status, p_source)

@@ -161,6 +161,20 @@ CREATE TABLE scr.patient_nhs_number (
 CREATE INDEX patient_nhs_number_number_idx ON scr.patient_nhs_number (nhs_number);
 COMMENT ON TABLE scr.patient_nhs_number IS 'Every NHS number a patient has been known by (numbers are re-issued after adoption and gender reassignment)';
 
+-- The deterministic link: a valid NHS number with a birth date names one
+-- patient (the PDS cross-check).  Its unique key is also what makes two
+-- feeds sending one new person at once agree on one patient: the second
+-- waits for the first's row and links to it.
+CREATE TABLE scr.patient_link_key (
+    patient_id      bigint NOT NULL REFERENCES scr.patient,
+    nhs_number      scr.nhs_number NOT NULL,
+    birth_date      date NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT statement_timestamp(),
+    PRIMARY KEY (patient_id, nhs_number, birth_date),
+    UNIQUE (nhs_number, birth_date)
+);
+COMMENT ON TABLE scr.patient_link_key IS 'NHS number and birth date pairs and the patient each names: the deterministic link';
+
 CREATE TABLE scr.source_identifier (
     patient_id          bigint NOT NULL REFERENCES scr.patient,
     source_identifier_id bigint GENERATED ALWAYS AS IDENTITY,
@@ -293,7 +307,7 @@ COMMENT ON TABLE scr.feed_error IS 'Dead-letter queue: every message a batch cou
 -- Privileges: nothing for PUBLIC; patient data fails closed under RLS.
 REVOKE ALL ON scr.organisation, scr.source_system, scr.feed_binding,
     scr.nhs_number_status, scr.entry_kind, scr.sensitivity_category, scr.patient,
-    scr.patient_nhs_number, scr.source_identifier, scr.patient_merge, scr.entry,
+    scr.patient_nhs_number, scr.patient_link_key, scr.source_identifier, scr.patient_merge, scr.entry,
     scr.entry_history, scr.feed_error FROM PUBLIC;
 GRANT SELECT ON scr.organisation, scr.source_system, scr.nhs_number_status, scr.entry_kind,
     scr.sensitivity_category TO PUBLIC;
@@ -305,6 +319,8 @@ ALTER TABLE scr.patient ENABLE ROW LEVEL SECURITY;
 ALTER TABLE scr.patient FORCE ROW LEVEL SECURITY;
 ALTER TABLE scr.patient_nhs_number ENABLE ROW LEVEL SECURITY;
 ALTER TABLE scr.patient_nhs_number FORCE ROW LEVEL SECURITY;
+ALTER TABLE scr.patient_link_key ENABLE ROW LEVEL SECURITY;
+ALTER TABLE scr.patient_link_key FORCE ROW LEVEL SECURITY;
 ALTER TABLE scr.source_identifier ENABLE ROW LEVEL SECURITY;
 ALTER TABLE scr.source_identifier FORCE ROW LEVEL SECURITY;
 ALTER TABLE scr.patient_merge ENABLE ROW LEVEL SECURITY;
@@ -325,6 +341,7 @@ SELECT pg_catalog.pg_extension_config_dump('scr.source_system', '');
 SELECT pg_catalog.pg_extension_config_dump('scr.feed_binding', '');
 SELECT pg_catalog.pg_extension_config_dump('scr.patient', '');
 SELECT pg_catalog.pg_extension_config_dump('scr.patient_nhs_number', '');
+SELECT pg_catalog.pg_extension_config_dump('scr.patient_link_key', '');
 SELECT pg_catalog.pg_extension_config_dump('scr.source_identifier', '');
 SELECT pg_catalog.pg_extension_config_dump('scr.patient_merge', '');
 SELECT pg_catalog.pg_extension_config_dump('scr.entry', '');

@@ -3,6 +3,28 @@
 
 \echo Use "CREATE EXTENSION scr" to load this file. \quit
 
+-- CREATE EXTENSION adopts a schema scr that already exists.  Refuse one that
+-- someone else owns or that already holds objects: its owner could plant
+-- functions and operators beside scr's own.
+DO $check$
+BEGIN
+    IF (SELECT nspowner FROM pg_catalog.pg_namespace WHERE nspname = 'scr')
+       <> (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+        RAISE EXCEPTION 'schema scr exists and is owned by another role'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Drop the schema, or let the installing superuser own it, before CREATE EXTENSION scr.';
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.pg_class WHERE relnamespace = 'scr'::regnamespace)
+       OR EXISTS (SELECT FROM pg_catalog.pg_proc WHERE pronamespace = 'scr'::regnamespace)
+       OR EXISTS (SELECT FROM pg_catalog.pg_type WHERE typnamespace = 'scr'::regnamespace)
+       OR EXISTS (SELECT FROM pg_catalog.pg_operator WHERE oprnamespace = 'scr'::regnamespace) THEN
+        RAISE EXCEPTION 'schema scr already holds objects'
+            USING ERRCODE = 'duplicate_schema',
+                  HINT = 'CREATE EXTENSION scr needs an empty schema scr, or none.';
+    END IF;
+END
+$check$;
+
 COMMENT ON SCHEMA scr IS 'scr: the shared care record';
 REVOKE ALL ON SCHEMA scr FROM PUBLIC;
 GRANT USAGE ON SCHEMA scr TO PUBLIC;

@@ -5,10 +5,10 @@ EXTENSION = scr
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" scr.control)
 
 MODULE_big = scr
-OBJS = src/scr.o src/nhs_number_parse.o src/nhs_number.o src/feed.o
+OBJS = src/scr.o src/nhs_number_parse.o src/nhs_number.o src/feed.o src/entry_parse.o
 
 # The install script is these pieces, in this order.
-SQL_PIECES = src/scr.sql src/nhs_number.sql src/record.sql src/feed.sql
+SQL_PIECES = src/scr.sql src/nhs_number.sql src/record.sql src/entry_parse.sql src/feed.sql
 DATA_built = scr--$(EXTVERSION).sql
 
 REGRESS = install nhs_number nhs_number_vectors nhs_number_index feed_setup feed_person feed_entry feed_batch patient_merge feed_security feed_teardown

@@ -10,7 +10,7 @@ SELECT p.oid::regprocedure AS definer_function,
        has_function_privilege('public', p.oid, 'EXECUTE') AS public_can_execute
 FROM pg_proc p
 WHERE p.pronamespace = 'scr'::regnamespace AND p.prosecdef
-ORDER BY 1::text;
+ORDER BY p.oid::regprocedure::text;
 -- Which roles may run each one.
 SELECT p.proname, string_agg(DISTINCT a.grantee::regrole::text, ', ' ORDER BY a.grantee::regrole::text) AS granted_to
 FROM pg_proc p, aclexplode(p.proacl) a

@@ -45,11 +45,16 @@ BEGIN
 END
 $$;
 
+-- The small helpers below (scr._feed_*, scr._entry_raise) carry no SET
+-- search_path: nobody but the owner may execute them, and they run inside
+-- the feed functions, whose search_path is pinned; a SET clause would cost a
+-- configuration save and restore on every call of the hottest code.
+
 -- The checks every message shares: present, an object, not too big, only
 -- known keys.
 CREATE FUNCTION scr._feed_check_message(p_what text, p_message jsonb, p_keys text[])
 RETURNS void
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
     unknown text[];
     limit_bytes bigint := pg_size_bytes(current_setting('scr.max_message_size'));
@@ -80,7 +85,7 @@ $$;
 -- A source's identifier for a person: present, not blank, at most 128
 -- characters.
 CREATE FUNCTION scr._feed_check_local_id(p_local_id text) RETURNS void
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, scr, pg_temp AS $$
+LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
     IF p_local_id IS NULL OR btrim(p_local_id) = '' THEN
         RAISE EXCEPTION 'local_id must not be null or blank' USING ERRCODE = 'null_value_not_allowed';
@@ -96,7 +101,7 @@ $$;
 -- A string-valued key, trimmed; NULL when absent, JSON null or blank.
 CREATE FUNCTION scr._feed_text(p_message jsonb, p_key text, p_max integer DEFAULT 1000)
 RETURNS text
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, scr, pg_temp AS $$
+LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
     v jsonb := p_message -> p_key;
     t text;
@@ -120,10 +125,13 @@ $$;
 
 -- A calendar date given as YYYY-MM-DD, between 1850 and today.
 CREATE FUNCTION scr._feed_date(p_message jsonb, p_key text) RETURNS date
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
     t text := scr._feed_text(p_message, p_key, 10);
     d date;
+    y integer;
+    m integer;
+    dd integer;
 BEGIN
     IF t IS NULL THEN
         RETURN NULL;
@@ -133,12 +141,18 @@ BEGIN
             USING ERRCODE = 'invalid_datetime_format',
                   HINT = 'Dates are ISO 8601: YYYY-MM-DD.';
     END IF;
-    BEGIN
-        d := make_date(substr(t, 1, 4)::integer, substr(t, 6, 2)::integer, substr(t, 9, 2)::integer);
-    EXCEPTION WHEN datetime_field_overflow THEN
+    -- Day 31 of a 30-day month rolls into the next month: not a real date.
+    -- (No exception block: that would cost a subtransaction per date.)
+    y := substr(t, 1, 4)::integer;
+    m := substr(t, 6, 2)::integer;
+    dd := substr(t, 9, 2)::integer;
+    IF y >= 1 AND m BETWEEN 1 AND 12 AND dd >= 1 THEN
+        d := make_date(y, m, 1) + (dd - 1);
+    END IF;
+    IF d IS NULL OR extract(month FROM d) <> m THEN
         RAISE EXCEPTION 'key "%" is not a real date: "%"', p_key, t
             USING ERRCODE = 'datetime_field_overflow';
-    END;
+    END IF;
     IF d < date '1850-01-01' OR d > current_date THEN
         RAISE EXCEPTION 'key "%" is out of range: "%"', p_key, t
             USING ERRCODE = 'datetime_field_overflow',
@@ -148,58 +162,28 @@ BEGIN
 END
 $$;
 
--- A point in time: YYYY-MM-DD (midnight in Europe/London) or an ISO 8601
--- date-time with a UTC offset or Z.  Never later than a day from now.
-CREATE FUNCTION scr._feed_timestamp(p_message jsonb, p_key text) RETURNS timestamptz
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
-DECLARE
-    t text := scr._feed_text(p_message, p_key, 40);
-    ts timestamptz;
-BEGIN
-    IF t IS NULL THEN
-        RETURN NULL;
-    END IF;
-    IF t ~ '^\d{4}-\d{2}-\d{2}$' THEN
-        ts := scr._feed_date(p_message, p_key)::timestamp AT TIME ZONE 'Europe/London';
-    ELSIF t ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})$' THEN
-        BEGIN
-            ts := t::timestamptz;
-        EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
-            RAISE EXCEPTION 'key "%" is not a real date and time: "%"', p_key, t
-                USING ERRCODE = 'datetime_field_overflow';
-        END;
-        IF ts < timestamptz '1850-01-01 00:00Z' THEN
-            RAISE EXCEPTION 'key "%" is out of range: "%"', p_key, t
-                USING ERRCODE = 'datetime_field_overflow';
-        END IF;
-    ELSE
-        RAISE EXCEPTION 'key "%" is not a date or date-time: "%"', p_key, t
-            USING ERRCODE = 'invalid_datetime_format',
-                  HINT = 'Use YYYY-MM-DD or YYYY-MM-DDThh:mm:ss with Z or a UTC offset.';
-    END IF;
-    IF ts > statement_timestamp() + interval '1 day' THEN
-        RAISE EXCEPTION 'key "%" is in the future: "%"', p_key, t
-            USING ERRCODE = 'datetime_field_overflow';
-    END IF;
-    RETURN ts;
-END
-$$;
-
 -- Recompute a patient's golden demographic record from every source
 -- identifier linked to it (and to patients merged into it).  Survivorship:
 -- for each field, the value from the source with the lowest trust rank that
 -- sent one; ties go to the most recently received.  A verified NHS number
 -- (status 01) beats an unverified one whatever the rank.
 CREATE FUNCTION scr._patient_refresh(p_patient_id bigint) RETURNS void
-LANGUAGE sql SET search_path = pg_catalog, scr, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, scr, pg_temp SET enable_seqscan = off AS $$
+DECLARE
+    members bigint[];
+BEGIN
+    -- The patient and those merged into it, looked up by key.  During a bulk
+    -- load the statistics lag far behind the tables, and this was planned as
+    -- a scan of every source identifier per person (hence enable_seqscan =
+    -- off above: every lookup here has an index).
+    members := p_patient_id || ARRAY(SELECT p.patient_id FROM scr.patient p
+                                     WHERE p.merged_into = p_patient_id);
     WITH ids AS (
         SELECT si.*, coalesce(ss.trust_rank, scr.default_trust_rank(ss.kind)) AS rank,
                coalesce(si.nhs_number_status = '01', false) AS verified
         FROM scr.source_identifier si
         JOIN scr.source_system ss USING (source_code)
-        WHERE si.patient_id = p_patient_id
-           OR si.patient_id IN (SELECT p.patient_id FROM scr.patient p
-                                WHERE p.merged_into = p_patient_id)
+        WHERE si.patient_id = ANY (members)
     ), best AS (
         SELECT
             (array_agg(nhs_number ORDER BY verified DESC, rank, received_at DESC)
@@ -224,12 +208,16 @@ LANGUAGE sql SET search_path = pg_catalog, scr, pg_temp AS $$
         updated_at = statement_timestamp()
     FROM best b
     WHERE p.patient_id = p_patient_id;
+END
 $$;
 
 -- The patient a record has become: itself, or the patient it was merged into.
 CREATE FUNCTION scr.current_patient_id(p_patient_id bigint) RETURNS bigint
-LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, scr, pg_temp AS $$
-    SELECT coalesce(p.merged_into, p.patient_id) FROM scr.patient p WHERE p.patient_id = p_patient_id
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, scr, pg_temp AS $$
+BEGIN
+    RETURN (SELECT coalesce(p.merged_into, p.patient_id) FROM scr.patient p
+            WHERE p.patient_id = p_patient_id);
+END
 $$;
 
 -- ingest_person without the caller check: parse, validate, link, refresh.
@@ -395,90 +383,36 @@ $$;
 COMMENT ON FUNCTION scr.ingest_person(text, text, jsonb) IS
     'feed: a person''s demographics from a source; links to a patient and returns its id';
 
--- ingest_entry without the caller check.  outcome: loaded (new or newer
--- version), late (older than the current version: kept in history),
--- unchanged (the same version again).
-CREATE FUNCTION scr._ingest_entry(p_source text, p_ods_code text, p_local_id text, p_entry jsonb,
-                                  OUT entry_id bigint, OUT outcome text)
+-- Raise the problem scr._entry_parse found, if any.
+CREATE FUNCTION scr._entry_raise(e scr.entry_input) RETURNS void
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF e.err_sqlstate IS NULL THEN
+        RETURN;
+    ELSIF e.err_detail IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = e.err_sqlstate, MESSAGE = e.err_message, DETAIL = e.err_detail;
+    ELSIF e.err_hint IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = e.err_sqlstate, MESSAGE = e.err_message, HINT = e.err_hint;
+    END IF;
+    RAISE EXCEPTION USING ERRCODE = e.err_sqlstate, MESSAGE = e.err_message;
+END
+$$;
+
+-- Store one validated entry for the person a source knows as p_local_id.
+-- outcome: loaded (new or newer version), late (older than the current
+-- version: kept in history, never current), unchanged (the same version
+-- again).  The batch function's set-based path does the "new" case for many
+-- entries at once and sends the rest here.
+CREATE FUNCTION scr._store_entry(p_source text, p_local_id text, e scr.entry_input,
+                                 OUT entry_id bigint, OUT outcome text)
 LANGUAGE plpgsql SET search_path = pg_catalog, scr, pg_temp AS $$
 DECLARE
     patient bigint;
-    e_kind text;
-    e_resource text;
-    e_ref text;
-    e_ts timestamptz;
-    e_status text;
-    e_start timestamptz;
-    e_end timestamptz;
-    e_ods text;
-    e_sens text;
-    e_cat text;
-    e_payload jsonb;
     cur scr.entry;
 BEGIN
-    PERFORM scr._feed_check_local_id(p_local_id);
-    PERFORM scr._feed_check_message('entry', p_entry,
-        ARRAY['kind', 'source_ref', 'source_timestamp', 'status', 'code_system', 'code',
-              'display', 'effective_start', 'effective_end', 'author', 'organisation',
-              'sensitivity', 'sensitivity_category', 'payload']);
-
-    e_kind := scr._feed_text(p_entry, 'kind', 64);
-    IF e_kind IS NULL THEN
-        RAISE EXCEPTION 'entry has no "kind"' USING ERRCODE = 'invalid_parameter_value';
+    IF NOT EXISTS (SELECT FROM scr.organisation o WHERE o.ods_code = e.ods_code) THEN
+        RAISE EXCEPTION 'unknown organisation "%"', e.ods_code USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT k.fhir_resource_type INTO e_resource FROM scr.entry_kind k WHERE k.kind = e_kind;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'unknown entry kind "%"', e_kind
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Kinds: ' || (SELECT string_agg(kind, ', ' ORDER BY kind) FROM scr.entry_kind) || '.';
-    END IF;
-    e_ref := scr._feed_text(p_entry, 'source_ref', 200);
-    IF e_ref IS NULL THEN
-        RAISE EXCEPTION 'entry has no "source_ref"' USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'source_ref is the source''s own identifier for the entry; it makes resending safe.';
-    END IF;
-    e_ts := scr._feed_timestamp(p_entry, 'source_timestamp');
-    IF e_ts IS NULL THEN
-        RAISE EXCEPTION 'entry has no "source_timestamp"' USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'source_timestamp is when the source last changed the entry; it orders versions.';
-    END IF;
-    e_status := lower(scr._feed_text(p_entry, 'status', 64));
-    IF e_status IS NULL THEN
-        RAISE EXCEPTION 'entry has no "status"' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    e_start := scr._feed_timestamp(p_entry, 'effective_start');
-    e_end := scr._feed_timestamp(p_entry, 'effective_end');
-    IF e_end < e_start THEN
-        RAISE EXCEPTION 'effective_end is before effective_start' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    e_ods := coalesce(upper(scr._feed_text(p_entry, 'organisation', 12)), p_ods_code);
-    IF NOT EXISTS (SELECT FROM scr.organisation o WHERE o.ods_code = e_ods) THEN
-        RAISE EXCEPTION 'unknown organisation "%"', e_ods USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    e_sens := coalesce(upper(scr._feed_text(p_entry, 'sensitivity', 1)), 'N');
-    IF e_sens NOT IN ('N', 'R', 'V') THEN
-        RAISE EXCEPTION 'key "sensitivity" must be N, R or V, not "%"', e_sens
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'HL7 confidentiality: N normal, R restricted, V very restricted.';
-    END IF;
-    e_cat := lower(scr._feed_text(p_entry, 'sensitivity_category', 64));
-    IF e_cat IS NOT NULL AND NOT EXISTS (SELECT FROM scr.sensitivity_category c WHERE c.category = e_cat) THEN
-        RAISE EXCEPTION 'unknown sensitivity category "%"', e_cat
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Categories: ' || (SELECT string_agg(category, ', ' ORDER BY category) FROM scr.sensitivity_category) || '.';
-    END IF;
-    e_payload := p_entry -> 'payload';
-    IF e_payload IS NULL OR jsonb_typeof(e_payload) = 'null' THEN
-        e_payload := jsonb_build_object('resourceType', e_resource);
-    ELSIF jsonb_typeof(e_payload) <> 'object' THEN
-        RAISE EXCEPTION 'key "payload" must be a JSON object (a FHIR % resource)', e_resource
-            USING ERRCODE = 'invalid_parameter_value';
-    ELSIF (e_payload ->> 'resourceType') IS DISTINCT FROM e_resource THEN
-        RAISE EXCEPTION 'payload of a % entry must be a FHIR % resource, not "%"',
-                        e_kind, e_resource, coalesce(e_payload ->> 'resourceType', '(none)')
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-
     SELECT si.patient_id INTO patient
     FROM scr.source_identifier si
     WHERE si.source_code = p_source AND si.local_id = p_local_id;
@@ -492,10 +426,9 @@ BEGIN
         (patient_id, kind, code_system, code, display, status, effective_start, effective_end,
          author, source_code, ods_code, source_ref, source_timestamp, sensitivity,
          sensitivity_category, payload)
-    VALUES (patient, e_kind, scr._feed_text(p_entry, 'code_system', 200),
-            scr._feed_text(p_entry, 'code', 64), scr._feed_text(p_entry, 'display', 1000),
-            e_status, e_start, e_end, scr._feed_text(p_entry, 'author', 200), p_source, e_ods,
-            e_ref, e_ts, e_sens::"char", e_cat, e_payload)
+    VALUES (patient, e.kind, e.code_system, e.code, e.display, e.status, e.effective_start,
+            e.effective_end, e.author, p_source, e.ods_code, e.source_ref, e.source_timestamp,
+            e.sensitivity, e.sensitivity_category, e.payload)
     ON CONFLICT (source_code, source_ref) DO NOTHING
     RETURNING scr.entry.entry_id INTO entry_id;
     IF FOUND THEN
@@ -504,39 +437,41 @@ BEGIN
     END IF;
 
     -- The source has sent this entry before: order the versions.
-    SELECT * INTO cur FROM scr.entry e
-    WHERE e.source_code = p_source AND e.source_ref = e_ref
+    SELECT * INTO cur FROM scr.entry x
+    WHERE x.source_code = p_source AND x.source_ref = e.source_ref
     FOR UPDATE;
     entry_id := cur.entry_id;
     IF cur.patient_id <> patient THEN
-        RAISE EXCEPTION 'entry "%" of source "%" belongs to another person', e_ref, p_source
+        RAISE EXCEPTION 'entry "%" of source "%" belongs to another person', e.source_ref, p_source
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'A source reference names one entry of one person.';
     END IF;
-    IF e_ts = cur.source_timestamp THEN
+    IF e.source_timestamp = cur.source_timestamp THEN
         IF (cur.kind, cur.status, cur.payload, cur.sensitivity, cur.sensitivity_category,
-            cur.effective_start, cur.effective_end, cur.ods_code)
+            cur.effective_start, cur.effective_end, cur.ods_code, cur.code_system, cur.code,
+            cur.display, cur.author)
            IS NOT DISTINCT FROM
-           (e_kind, e_status, e_payload, e_sens::"char", e_cat, e_start, e_end, e_ods) THEN
+           (e.kind, e.status, e.payload, e.sensitivity, e.sensitivity_category,
+            e.effective_start, e.effective_end, e.ods_code, e.code_system, e.code,
+            e.display, e.author) THEN
             outcome := 'unchanged';
             RETURN;
         END IF;
-        RAISE EXCEPTION 'entry "%" of source "%" was sent twice with the same source_timestamp and different content', e_ref, p_source
+        RAISE EXCEPTION 'entry "%" of source "%" was sent twice with the same source_timestamp and different content', e.source_ref, p_source
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'A changed entry needs a later source_timestamp.';
     END IF;
 
-    IF e_ts < cur.source_timestamp THEN
+    IF e.source_timestamp < cur.source_timestamp THEN
         -- Late: older than what the record holds.  Keep it, never current.
         INSERT INTO scr.entry_history
             (patient_id, entry_id, kind, code_system, code, display, status, effective_start,
              effective_end, author, source_code, ods_code, source_ref, source_timestamp,
              received_at, sensitivity, sensitivity_category, payload, version, superseded_at, late)
-        VALUES (patient, cur.entry_id, e_kind, scr._feed_text(p_entry, 'code_system', 200),
-                scr._feed_text(p_entry, 'code', 64), scr._feed_text(p_entry, 'display', 1000),
-                e_status, e_start, e_end, scr._feed_text(p_entry, 'author', 200), p_source,
-                e_ods, e_ref, e_ts, statement_timestamp(), e_sens::"char", e_cat, e_payload,
-                0, statement_timestamp(), true);
+        VALUES (patient, cur.entry_id, e.kind, e.code_system, e.code, e.display, e.status,
+                e.effective_start, e.effective_end, e.author, p_source, e.ods_code, e.source_ref,
+                e.source_timestamp, statement_timestamp(), e.sensitivity, e.sensitivity_category,
+                e.payload, 0, statement_timestamp(), true);
         outcome := 'late';
         RETURN;
     END IF;
@@ -551,15 +486,31 @@ BEGIN
             cur.ods_code, cur.source_ref, cur.source_timestamp, cur.received_at,
             cur.sensitivity, cur.sensitivity_category, cur.payload, cur.version,
             statement_timestamp());
-    UPDATE scr.entry e
-    SET kind = e_kind, code_system = scr._feed_text(p_entry, 'code_system', 200),
-        code = scr._feed_text(p_entry, 'code', 64), display = scr._feed_text(p_entry, 'display', 1000),
-        status = e_status, effective_start = e_start, effective_end = e_end,
-        author = scr._feed_text(p_entry, 'author', 200), ods_code = e_ods,
-        source_timestamp = e_ts, received_at = statement_timestamp(), sensitivity = e_sens::"char",
-        sensitivity_category = e_cat, payload = e_payload, version = cur.version + 1
-    WHERE e.patient_id = cur.patient_id AND e.entry_id = cur.entry_id;
+    UPDATE scr.entry x
+    SET kind = e.kind, code_system = e.code_system, code = e.code, display = e.display,
+        status = e.status, effective_start = e.effective_start, effective_end = e.effective_end,
+        author = e.author, ods_code = e.ods_code, source_timestamp = e.source_timestamp,
+        received_at = statement_timestamp(), sensitivity = e.sensitivity,
+        sensitivity_category = e.sensitivity_category, payload = e.payload,
+        version = cur.version + 1
+    WHERE x.patient_id = cur.patient_id AND x.entry_id = cur.entry_id;
     outcome := 'loaded';
+END
+$$;
+
+-- ingest_entry without the caller check: validate, then store.
+CREATE FUNCTION scr._ingest_entry(p_source text, p_ods_code text, p_local_id text, p_entry jsonb,
+                                  OUT entry_id bigint, OUT outcome text)
+LANGUAGE plpgsql SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    lk record;
+    e scr.entry_input;
+BEGIN
+    PERFORM scr._feed_check_local_id(p_local_id);
+    lk := scr._entry_lookups();
+    e := scr._entry_parse(p_entry, p_ods_code, lk.kinds, lk.resource_types, lk.categories);
+    PERFORM scr._entry_raise(e);
+    SELECT s.entry_id, s.outcome INTO entry_id, outcome FROM scr._store_entry(p_source, p_local_id, e) s;
 END
 $$;
 
@@ -604,7 +555,10 @@ $$;
 CREATE FUNCTION scr._feed_dead_letter(p_source text, p_message jsonb, p_sqlstate text,
                                       p_error text, p_detail text, p_hint text)
 RETURNS bigint
-LANGUAGE sql SET search_path = pg_catalog, scr, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    id bigint;
+BEGIN
     INSERT INTO scr.feed_error (source_code, message_type, local_id, message, sqlstate, error,
                                 detail, hint, submitted_by)
     VALUES (p_source,
@@ -614,20 +568,37 @@ LANGUAGE sql SET search_path = pg_catalog, scr, pg_temp AS $$
             p_message, p_sqlstate, p_error,
             nullif(p_detail, ''), nullif(p_hint, ''),
             (SELECT rolname FROM pg_roles WHERE oid = scr.feed_caller()))
-    RETURNING feed_error_id
+    RETURNING feed_error_id INTO id;
+    RETURN id;
+END
 $$;
 
+-- A batch: people (and anything malformed) one message at a time, in
+-- order; then every entry message at once.  Entries are validated in C in
+-- one statement, the bad ones dead-lettered and the new ones inserted
+-- together; entries the record already holds (new versions, late versions,
+-- resends) go one at a time through scr._store_entry.  Each one-at-a-time
+-- message runs in its own subtransaction, so one bad message never stops
+-- the rest.  Should the set-based statement itself fail, every entry is
+-- retried one at a time.
 CREATE FUNCTION scr.ingest_batch(source text, messages jsonb,
                                  OUT loaded bigint, OUT unchanged bigint, OUT rejected bigint)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
 DECLARE
     ods text := scr._feed_check_source(source);
+    caller name := (SELECT rolname FROM pg_roles WHERE oid = scr.feed_caller());
+    lk record;
     msg jsonb;
     outcome text;
     st text;
     err text;
     det text;
     hnt text;
+    bulk_loaded bigint;
+    bulk_rejected bigint;
+    rest_messages jsonb[];
+    rest_parsed scr.entry_input[];
+    i integer;
 BEGIN
     loaded := 0;
     unchanged := 0;
@@ -639,7 +610,11 @@ BEGIN
         RAISE EXCEPTION 'messages must be a JSON array of messages, not %', jsonb_typeof(messages)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    FOR msg IN SELECT m FROM jsonb_array_elements(messages) AS m LOOP
+
+    -- People, and messages that are not entry messages at all.
+    FOR msg IN SELECT m FROM jsonb_array_elements(messages) WITH ORDINALITY AS a(m, n)
+               WHERE NOT (jsonb_typeof(m) = 'object' AND m ->> 'type' = 'entry')
+               ORDER BY n LOOP
         BEGIN
             outcome := scr._ingest_message(source, ods, msg);
             IF outcome = 'unchanged' THEN
@@ -651,6 +626,84 @@ BEGIN
             GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, err = MESSAGE_TEXT,
                                     det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
             PERFORM scr._feed_dead_letter(source, msg, st, err, det, hnt);
+            rejected := rejected + 1;
+        END;
+    END LOOP;
+
+    -- Entries, set-based.
+    lk := scr._entry_lookups();
+    BEGIN
+        WITH judged AS MATERIALIZED (
+            SELECT p.*, si.patient_id,
+                   CASE WHEN p.err_sqlstate IS NOT NULL THEN p.err_sqlstate
+                        WHEN o.ods_code IS NULL OR si.patient_id IS NULL THEN '22023' END AS st,
+                   CASE WHEN p.err_sqlstate IS NOT NULL THEN p.err_message
+                        WHEN o.ods_code IS NULL THEN format('unknown organisation "%s"', p.ods_code)
+                        WHEN si.patient_id IS NULL
+                        THEN format('source "%s" has sent no person with local id "%s"', source, p.local_id)
+                   END AS err,
+                   CASE WHEN p.err_sqlstate IS NULL AND o.ods_code IS NOT NULL AND si.patient_id IS NULL
+                        THEN 'Send the person with scr.ingest_person first.' ELSE p.err_hint END AS hnt,
+                   row_number() OVER (PARTITION BY p.source_ref ORDER BY p.n) AS copy
+            FROM scr._entry_batch_parse(messages, ods, lk.kinds, lk.resource_types, lk.categories) p
+            LEFT JOIN scr.organisation o ON o.ods_code = p.ods_code
+            LEFT JOIN scr.source_identifier si ON si.source_code = source AND si.local_id = p.local_id
+        ), dead AS (
+            INSERT INTO scr.feed_error (source_code, message_type, local_id, message, sqlstate,
+                                        error, detail, hint, submitted_by)
+            SELECT source, 'entry', left(j.local_id, 128), messages -> (j.n - 1), j.st, j.err,
+                   j.err_detail, j.hnt, caller
+            FROM judged j WHERE j.st IS NOT NULL ORDER BY j.n
+            RETURNING 1
+        ), inserted AS (
+            INSERT INTO scr.entry
+                (patient_id, kind, code_system, code, display, status, effective_start,
+                 effective_end, author, source_code, ods_code, source_ref, source_timestamp,
+                 sensitivity, sensitivity_category, payload)
+            SELECT j.patient_id, j.kind, j.code_system, j.code, j.display, j.status,
+                   j.effective_start, j.effective_end, j.author, source, j.ods_code, j.source_ref,
+                   j.source_timestamp, j.sensitivity, j.sensitivity_category, j.payload
+            FROM judged j WHERE j.st IS NULL AND j.copy = 1 ORDER BY j.n
+            ON CONFLICT (source_code, source_ref) DO NOTHING
+            RETURNING source_ref
+        )
+        SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM dead),
+               array_agg(messages -> (j.n - 1) ORDER BY j.n),
+               array_agg(ROW(NULL, NULL, NULL, NULL, j.local_id, j.kind, j.code_system, j.code,
+                             j.display, j.status, j.effective_start, j.effective_end, j.author,
+                             j.ods_code, j.source_ref, j.source_timestamp, j.sensitivity,
+                             j.sensitivity_category, j.payload)::scr.entry_input ORDER BY j.n)
+        INTO bulk_loaded, bulk_rejected, rest_messages, rest_parsed
+        FROM judged j
+        WHERE j.st IS NULL
+          AND (j.copy > 1 OR j.source_ref NOT IN (SELECT x.source_ref FROM inserted x));
+    EXCEPTION WHEN OTHERS THEN
+        -- Retry every entry one at a time; each failure is then dead-lettered.
+        bulk_loaded := 0;
+        bulk_rejected := 0;
+        SELECT array_agg(a.m ORDER BY a.n),
+               array_agg(scr._entry_message_parse(a.m, ods, lk.kinds, lk.resource_types, lk.categories) ORDER BY a.n)
+        INTO rest_messages, rest_parsed
+        FROM jsonb_array_elements(messages) WITH ORDINALITY AS a(m, n)
+        WHERE jsonb_typeof(a.m) = 'object' AND a.m ->> 'type' = 'entry';
+    END;
+    loaded := loaded + bulk_loaded;
+    rejected := rejected + bulk_rejected;
+
+    -- Entries the record already holds, and retries: one at a time.
+    FOR i IN 1 .. coalesce(array_length(rest_messages, 1), 0) LOOP
+        BEGIN
+            PERFORM scr._entry_raise(rest_parsed[i]);
+            outcome := (scr._store_entry(source, (rest_parsed[i]).local_id, rest_parsed[i])).outcome;
+            IF outcome = 'unchanged' THEN
+                unchanged := unchanged + 1;
+            ELSE
+                loaded := loaded + 1;
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, err = MESSAGE_TEXT,
+                                    det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
+            PERFORM scr._feed_dead_letter(source, rest_messages[i], st, err, det, hnt);
             rejected := rejected + 1;
         END;
     END LOOP;
@@ -845,8 +898,9 @@ COMMENT ON FUNCTION scr.entries_as_of(bigint, timestamptz) IS
 REVOKE ALL ON FUNCTION scr.feed_caller(), scr._feed_check_source(text),
     scr._feed_check_message(text, jsonb, text[]), scr._feed_check_local_id(text),
     scr._feed_text(jsonb, text, integer),
-    scr._feed_date(jsonb, text), scr._feed_timestamp(jsonb, text), scr._patient_refresh(bigint),
+    scr._feed_date(jsonb, text), scr._patient_refresh(bigint),
     scr._ingest_person(text, text, jsonb), scr._ingest_entry(text, text, text, jsonb),
+    scr._entry_raise(scr.entry_input), scr._store_entry(text, text, scr.entry_input),
     scr._ingest_message(text, text, jsonb),
     scr._feed_dead_letter(text, jsonb, text, text, text, text),
     scr._merge_patients(text, text, text), scr.current_patient_id(bigint),

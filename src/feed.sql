@@ -308,17 +308,7 @@ BEGIN
     FROM scr.source_identifier si
     WHERE si.source_code = p_source AND si.local_id = p_local_id;
 
-    IF FOUND THEN
-        linked := existing.patient_id;
-        UPDATE scr.source_identifier
-        SET demographics = p_demographics, nhs_number = nhs, nhs_number_received = nhs_text,
-            nhs_number_problem = nhs_problem, nhs_number_status = nhs_status,
-            given_name = given, family_name = family, birth_date = birth, sex = sex_value,
-            postcode = postcode_value, address = address_value, death_date = death,
-            gp_practice = practice, received_at = statement_timestamp()
-        WHERE patient_id = existing.patient_id
-          AND source_identifier_id = existing.source_identifier_id;
-    ELSE
+    IF NOT FOUND THEN
         -- Deterministic link: a valid NHS number whose patient has the same
         -- birth date (the PDS cross-check).  Otherwise a new patient.
         IF nhs IS NOT NULL AND birth IS NOT NULL THEN
@@ -350,7 +340,31 @@ BEGIN
              family_name, birth_date, sex, postcode, address, death_date, gp_practice)
         VALUES (linked, p_source, p_local_id, method, p_demographics, nhs, nhs_text,
                 nhs_problem, nhs_status, given, family, birth, sex_value, postcode_value,
-                address_value, death, practice);
+                address_value, death, practice)
+        ON CONFLICT (source_code, local_id) DO NOTHING;
+        IF NOT FOUND THEN
+            -- The same source sent this person from another session, which
+            -- committed first: its link stands and this message updates it.
+            IF method = 'new_patient' THEN
+                DELETE FROM scr.patient_link_key k WHERE k.patient_id = linked;
+                DELETE FROM scr.patient p WHERE p.patient_id = linked;
+            END IF;
+            SELECT si.patient_id, si.source_identifier_id INTO existing
+            FROM scr.source_identifier si
+            WHERE si.source_code = p_source AND si.local_id = p_local_id;
+        END IF;
+    END IF;
+
+    IF existing.patient_id IS NOT NULL THEN
+        linked := existing.patient_id;
+        UPDATE scr.source_identifier
+        SET demographics = p_demographics, nhs_number = nhs, nhs_number_received = nhs_text,
+            nhs_number_problem = nhs_problem, nhs_number_status = nhs_status,
+            given_name = given, family_name = family, birth_date = birth, sex = sex_value,
+            postcode = postcode_value, address = address_value, death_date = death,
+            gp_practice = practice, received_at = statement_timestamp()
+        WHERE patient_id = existing.patient_id
+          AND source_identifier_id = existing.source_identifier_id;
     END IF;
 
     linked := scr.current_patient_id(linked);

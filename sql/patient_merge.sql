@@ -51,6 +51,17 @@ SELECT (patient_id = :m1) AS is_m1, merged_into = :m2 AS into_m2, merged_into IS
 FROM scr.patient WHERE patient_id IN (:m1, :m2) ORDER BY patient_id;
 SELECT source_ref FROM scr.entries_as_of(:m2, now()) ORDER BY source_ref;
 SELECT count(*) AS m3_entries FROM scr.entries_as_of(:m3, now());
+-- Read as of a past moment, the record follows the merges in effect then:
+-- before any merge M1's entry was M1's alone; while merged, asking for any
+-- member gives the survivor's whole record.
+SELECT merged_at AS first_merge FROM scr.patient_merge ORDER BY merge_id LIMIT 1 \gset
+SELECT merged_at AS second_merge, unmerged_at AS second_unmerge FROM scr.patient_merge ORDER BY merge_id OFFSET 1 LIMIT 1 \gset
+SELECT string_agg(source_ref, ', ' ORDER BY source_ref) AS m2_before_merges
+FROM scr.entries_as_of(:m2, :'first_merge'::timestamptz - interval '1 microsecond');
+SELECT string_agg(source_ref, ', ' ORDER BY source_ref) AS m1_while_merged_into_m3
+FROM scr.entries_as_of(:m1, :'second_merge');
+SELECT string_agg(source_ref, ', ' ORDER BY source_ref) AS m3_after_unmerge
+FROM scr.entries_as_of(:m3, :'second_unmerge');
 -- Unmerging what is not merged does nothing.
 SET ROLE regress_feed_acute;
 SELECT scr.unmerge_patients('acute_pas', 'M3') = :m3 AS nothing_to_undo;

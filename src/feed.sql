@@ -879,9 +879,23 @@ COMMENT ON FUNCTION scr.unmerge_patients(text, text) IS
 CREATE FUNCTION scr.entries_as_of(patient_id bigint, at timestamptz)
 RETURNS SETOF scr.entry
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
-    WITH members AS (
-        SELECT p.patient_id FROM scr.patient p
-        WHERE p.patient_id = entries_as_of.patient_id OR p.merged_into = entries_as_of.patient_id
+    -- Merges in effect at that moment, from the merge log (not today's
+    -- merged_into): which patient the given one had become, and which
+    -- patients had become it.
+    WITH RECURSIVE merges AS (
+        SELECT m.patient_id, m.into_patient_id FROM scr.patient_merge m
+        WHERE m.merged_at <= at AND (m.unmerged_at IS NULL OR m.unmerged_at > at)
+    ), survivor AS (
+        SELECT entries_as_of.patient_id AS patient_id
+        UNION
+        SELECT g.into_patient_id FROM merges g JOIN survivor s ON g.patient_id = s.patient_id
+    ), root AS (
+        SELECT s.patient_id FROM survivor s
+        WHERE NOT EXISTS (SELECT FROM merges g WHERE g.patient_id = s.patient_id)
+    ), members AS (
+        SELECT r.patient_id FROM root r
+        UNION
+        SELECT g.patient_id FROM merges g JOIN members m ON g.into_patient_id = m.patient_id
     ), versions AS (
         SELECT e.patient_id, e.entry_id, e.kind, e.code_system, e.code, e.display, e.status,
                e.effective_start, e.effective_end, e.author, e.source_code, e.ods_code,
@@ -906,7 +920,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp 
     ORDER BY v.effective_start DESC NULLS LAST, v.entry_id
 $$;
 COMMENT ON FUNCTION scr.entries_as_of(bigint, timestamptz) IS
-    'the patient''s record (merged patients included) as it stood at a past time, without entered-in-error entries';
+    'the patient''s record as it stood at a past time: merges then in effect applied, entered-in-error entries left out';
 
 -- Privileges.
 REVOKE ALL ON FUNCTION scr.feed_caller(), scr._feed_check_source(text),

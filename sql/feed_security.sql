@@ -4,7 +4,8 @@ SET search_path = public, scr;
 \set SHOW_CONTEXT never
 
 -- Every SECURITY DEFINER function in scr pins its search_path and is not
--- executable by PUBLIC.
+-- executable by PUBLIC, but for scr.open_login_context, which any login may
+-- call to act as the role profile an operator mapped it to.
 SELECT p.oid::regprocedure AS definer_function,
        coalesce(array_to_string(p.proconfig, ','), '') LIKE '%search_path=pg_catalog, scr, pg_temp%' AS pinned,
        has_function_privilege('public', p.oid, 'EXECUTE') AS public_can_execute
@@ -12,7 +13,8 @@ FROM pg_proc p
 WHERE p.pronamespace = 'scr'::regnamespace AND p.prosecdef
 ORDER BY p.oid::regprocedure::text;
 -- Which roles may run each one.
-SELECT p.proname, string_agg(DISTINCT a.grantee::regrole::text, ', ' ORDER BY a.grantee::regrole::text) AS granted_to
+SELECT p.proname,
+       string_agg(DISTINCT CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END, ', ') AS granted_to
 FROM pg_proc p, aclexplode(p.proacl) a
 WHERE p.pronamespace = 'scr'::regnamespace AND p.prosecdef AND a.privilege_type = 'EXECUTE'
   AND a.grantee <> p.proowner

@@ -15,6 +15,13 @@ CREATE FUNCTION scr.ingest_person(text, text, jsonb) RETURNS bigint LANGUAGE sql
 CREATE EXTENSION scr;
 \set ON_ERROR_STOP 1
 DROP SCHEMA scr CASCADE;
+-- An empty schema with CREATE granted to another role is refused too.
+CREATE SCHEMA scr;
+GRANT CREATE ON SCHEMA scr TO regress_squatter;
+\set ON_ERROR_STOP 0
+CREATE EXTENSION scr;
+\set ON_ERROR_STOP 1
+DROP SCHEMA scr;
 CREATE EXTENSION scr;
 SELECT extname, extversion, extrelocatable, extnamespace::regnamespace FROM pg_extension WHERE extname = 'scr';
 SELECT count(*) > 0 AS has_objects FROM pg_proc WHERE pronamespace = 'scr'::regnamespace;

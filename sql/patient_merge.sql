@@ -69,6 +69,24 @@ RESET ROLE;
 SELECT from_local_id, to_local_id, merged_by, unmerged_at IS NOT NULL AS undone
 FROM scr.patient_merge ORDER BY merge_id;
 
+-- Unmerging the first of two chained merges (N1 into N2, then N2 into N3)
+-- brings N1 back on its own; N2 stays with N3, and N3's golden record loses
+-- what only N1 said.
+SET ROLE regress_feed_acute;
+SELECT scr.ingest_person('acute_pas', 'N1', '{"family_name": "Nash", "postcode": "LS1 1AA"}') AS n1 \gset
+SELECT scr.ingest_person('acute_pas', 'N2', '{"family_name": "Nash"}') AS n2 \gset
+SELECT scr.ingest_person('acute_pas', 'N3', '{"family_name": "Nash"}') AS n3 \gset
+SELECT scr.merge_patients('acute_pas', 'N1', 'N2') = :n2 AS into_n2,
+       scr.merge_patients('acute_pas', 'N2', 'N3') = :n3 AS into_n3;
+RESET ROLE;
+SELECT postcode AS n3_postcode_merged FROM scr.patient WHERE patient_id = :n3;
+SET ROLE regress_feed_acute;
+SELECT scr.unmerge_patients('acute_pas', 'N1') = :n1 AS n1_unmerged;
+RESET ROLE;
+SELECT patient_id = :n1 AS is_n1, patient_id = :n2 AS is_n2, merged_into = :n3 AS into_n3,
+       merged_into IS NULL AS survivor, postcode
+FROM scr.patient WHERE patient_id IN (:n1, :n2, :n3) ORDER BY patient_id;
+
 -- Refusals.
 SET ROLE regress_feed_acute;
 SELECT refused(q) FROM (VALUES

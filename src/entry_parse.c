@@ -313,12 +313,12 @@ valid_date(int year, int month, int day)
 
 /*
  * A point in time: YYYY-MM-DD (midnight in Europe/London) or
- * YYYY-MM-DDThh:mm[:ss[.ffffff]] with Z or a UTC offset.  Not before 1850,
- * not more than a day ahead.  Sets *found and returns the value; records a
+ * YYYY-MM-DDThh:mm[:ss[.ffffff]] with Z or a UTC offset.  Not before 1850;
+ * unless allow_future (planned care), not more than a day ahead.  Sets *found and returns the value; records a
  * problem and returns 0 when the text is not such a point.
  */
 static TimestampTz
-get_timestamp(EntryResult *r, JsonbContainer *jb, const char *key, bool *found)
+get_timestamp(EntryResult *r, JsonbContainer *jb, const char *key, bool allow_future, bool *found)
 {
 	char	   *t = get_text(r, jb, key, 40);
 	int			len;
@@ -358,10 +358,13 @@ get_timestamp(EntryResult *r, JsonbContainer *jb, const char *key, bool *found)
 			return 0;
 		}
 		jd = date2j(year, month, day) - POSTGRES_EPOCH_JDATE;
-		if (jd < date2j(1850, 1, 1) - POSTGRES_EPOCH_JDATE || jd > today)
+		if (jd < date2j(1850, 1, 1) - POSTGRES_EPOCH_JDATE || (!allow_future && jd > today))
 		{
 			entry_fail(r, "22008", NULL, "key \"%s\" is out of range: \"%s\"", key, t);
-			entry_fail_detail(r, "Dates must lie between 1850-01-01 and today.");
+			if (allow_future)
+				entry_fail_detail(r, "Dates must not be before 1850-01-01.");
+			else
+				entry_fail_detail(r, "Dates must lie between 1850-01-01 and today.");
 			return 0;
 		}
 		local = (Timestamp) jd * USECS_PER_DAY;
@@ -429,7 +432,7 @@ get_timestamp(EntryResult *r, JsonbContainer *jb, const char *key, bool *found)
 		entry_fail(r, "22008", NULL, "key \"%s\" is out of range: \"%s\"", key, t);
 		return 0;
 	}
-	if (result > GetCurrentStatementStartTimestamp() + USECS_PER_DAY)
+	if (!allow_future && result > GetCurrentStatementStartTimestamp() + USECS_PER_DAY)
 	{
 		entry_fail(r, "22008", NULL, "key \"%s\" is in the future: \"%s\"", key, t);
 		return 0;
@@ -538,7 +541,7 @@ parse_entry(EntryResult *r, JsonbContainer *jb, int size, const char *default_od
 				   "entry has no \"source_ref\"");
 	set_text(r, EI_SOURCE_REF, text);
 
-	ts = get_timestamp(r, jb, "source_timestamp", &found_ts);
+	ts = get_timestamp(r, jb, "source_timestamp", false, &found_ts);
 	if (!r->failed && !found_ts)
 		entry_fail(r, "22023", "source_timestamp is when the source last changed the entry; it orders versions.",
 				   "entry has no \"source_timestamp\"");
@@ -550,8 +553,8 @@ parse_entry(EntryResult *r, JsonbContainer *jb, int size, const char *default_od
 		entry_fail(r, "22023", NULL, "entry has no \"status\"");
 	set_text(r, EI_STATUS, text);
 
-	start = get_timestamp(r, jb, "effective_start", &found_start);
-	end = get_timestamp(r, jb, "effective_end", &found_end);
+	start = get_timestamp(r, jb, "effective_start", true, &found_start);
+	end = get_timestamp(r, jb, "effective_end", true, &found_end);
 	if (found_start && found_end && end < start)
 		entry_fail(r, "22023", NULL, "effective_end is before effective_start");
 	if (found_start)

@@ -82,19 +82,22 @@ BEGIN
 END
 $$;
 
--- A source's identifier for a person: present, not blank, at most 128
--- characters.
-CREATE FUNCTION scr._feed_check_local_id(p_local_id text) RETURNS void
+-- A source's identifier for a person, trimmed of spaces as every key is:
+-- present, not blank, at most 128 characters.
+CREATE FUNCTION scr._feed_local_id(p_local_id text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    t text := btrim(p_local_id, ' ');
 BEGIN
-    IF p_local_id IS NULL OR btrim(p_local_id) = '' THEN
+    IF t IS NULL OR t = '' THEN
         RAISE EXCEPTION 'local_id must not be null or blank' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF length(p_local_id) > 128 THEN
+    IF length(t) > 128 THEN
         RAISE EXCEPTION 'local_id is too long'
             USING ERRCODE = 'string_data_right_truncation',
-                  DETAIL = format('It has %s characters; the limit is 128.', length(p_local_id));
+                  DETAIL = format('It has %s characters; the limit is 128.', length(t));
     END IF;
+    RETURN t;
 END
 $$;
 
@@ -241,7 +244,7 @@ DECLARE
     linked bigint;
     method text;
 BEGIN
-    PERFORM scr._feed_check_local_id(p_local_id);
+    p_local_id := scr._feed_local_id(p_local_id);
     PERFORM scr._feed_check_message('demographics', p_demographics,
         ARRAY['nhs_number', 'nhs_number_status', 'given_name', 'family_name', 'birth_date',
               'sex', 'postcode', 'address', 'death_date', 'gp_practice']);
@@ -520,7 +523,7 @@ DECLARE
     lk record;
     e scr.entry_input;
 BEGIN
-    PERFORM scr._feed_check_local_id(p_local_id);
+    p_local_id := scr._feed_local_id(p_local_id);
     lk := scr._entry_lookups();
     e := scr._entry_parse(p_entry, p_ods_code, lk.kinds, lk.resource_types, lk.categories);
     PERFORM scr._entry_raise(e);
@@ -766,7 +769,7 @@ BEGIN
     END;
     UPDATE scr.feed_error f
     SET replayed_at = statement_timestamp(), replay_result = outcome,
-        message = CASE WHEN corrected_message IS NULL THEN f.message ELSE corrected_message END
+        corrected_message = replay_feed_error.corrected_message
     WHERE f.feed_error_id = fe.feed_error_id;
     RETURN outcome;
 END
@@ -785,6 +788,8 @@ DECLARE
     from_root bigint;
     to_root bigint;
 BEGIN
+    p_from := scr._feed_local_id(p_from);
+    p_to := scr._feed_local_id(p_to);
     SELECT si.patient_id INTO from_patient FROM scr.source_identifier si
     WHERE si.source_code = p_source AND si.local_id = p_from;
     SELECT si.patient_id INTO to_patient FROM scr.source_identifier si
@@ -837,11 +842,12 @@ RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
 DECLARE
     from_patient bigint;
+    survivor bigint;
     m scr.patient_merge;
 BEGIN
     PERFORM scr._feed_check_source(source);
     SELECT si.patient_id INTO from_patient FROM scr.source_identifier si
-    WHERE si.source_code = source AND si.local_id = from_local_id;
+    WHERE si.source_code = source AND si.local_id = scr._feed_local_id(from_local_id);
     IF from_patient IS NULL THEN
         RAISE EXCEPTION 'source "%" has sent no person with local id "%"', source, from_local_id
             USING ERRCODE = 'invalid_parameter_value';
@@ -853,21 +859,34 @@ BEGIN
     IF NOT FOUND THEN
         RETURN from_patient;    -- not merged: nothing to undo
     END IF;
-    PERFORM 1 FROM scr.patient p WHERE p.patient_id IN (m.patient_id, m.into_patient_id)
+    -- The survivor today: the patient it was merged into, or where that
+    -- patient has since been merged.
+    survivor := scr.current_patient_id(m.patient_id);
+    PERFORM 1 FROM scr.patient p WHERE p.patient_id IN (m.patient_id, survivor)
     ORDER BY p.patient_id FOR UPDATE;
     UPDATE scr.patient p SET merged_into = NULL, updated_at = statement_timestamp()
     WHERE p.patient_id = m.patient_id;
-    -- Patients merged into this one before it was merged away come back to it.
+    -- Patients merged into this one before it was merged away come back to
+    -- it (and, recursively, those merged into them point at it too).
     UPDATE scr.patient p SET merged_into = m.patient_id, updated_at = statement_timestamp()
-    WHERE p.merged_into = m.into_patient_id
-      AND p.patient_id IN (SELECT pm.patient_id FROM scr.patient_merge pm
-                           WHERE pm.into_patient_id = m.patient_id AND pm.unmerged_at IS NULL);
+    WHERE p.merged_into = survivor
+      AND p.patient_id IN (WITH RECURSIVE below AS (
+                               SELECT pm.patient_id FROM scr.patient_merge pm
+                               WHERE pm.into_patient_id = m.patient_id AND pm.unmerged_at IS NULL
+                               UNION
+                               SELECT pm.patient_id FROM scr.patient_merge pm
+                               JOIN below b ON pm.into_patient_id = b.patient_id
+                               WHERE pm.unmerged_at IS NULL)
+                           SELECT b.patient_id FROM below b);
     UPDATE scr.patient_merge pm
     SET unmerged_at = statement_timestamp(),
         unmerged_by = (SELECT rolname FROM pg_roles WHERE oid = scr.feed_caller())
     WHERE pm.patient_id = m.patient_id AND pm.merge_id = m.merge_id;
     PERFORM scr._patient_refresh(m.patient_id);
-    PERFORM scr._patient_refresh(m.into_patient_id);
+    PERFORM scr._patient_refresh(survivor);
+    IF m.into_patient_id <> survivor THEN
+        PERFORM scr._patient_refresh(m.into_patient_id);
+    END IF;
     RETURN m.patient_id;
 END
 $$;
@@ -924,7 +943,7 @@ COMMENT ON FUNCTION scr.entries_as_of(bigint, timestamptz) IS
 
 -- Privileges.
 REVOKE ALL ON FUNCTION scr.feed_caller(), scr._feed_check_source(text),
-    scr._feed_check_message(text, jsonb, text[]), scr._feed_check_local_id(text),
+    scr._feed_check_message(text, jsonb, text[]), scr._feed_local_id(text),
     scr._feed_text(jsonb, text, integer),
     scr._feed_date(jsonb, text), scr._patient_refresh(bigint),
     scr._ingest_person(text, text, jsonb), scr._ingest_entry(text, text, text, jsonb),

@@ -306,10 +306,12 @@ CREATE TABLE scr.feed_error (
     hint            text,
     submitted_by    name NOT NULL,
     replayed_at     timestamptz,
-    replay_result   text
+    replay_result   text,
+    corrected_message jsonb
 );
 CREATE INDEX feed_error_open_idx ON scr.feed_error (source_code, received_at) WHERE replayed_at IS NULL;
 COMMENT ON TABLE scr.feed_error IS 'Dead-letter queue: every message a batch could not load, with why; replay with scr.replay_feed_error';
+COMMENT ON COLUMN scr.feed_error.corrected_message IS 'The message as an operator corrected and replayed it (message keeps what the source sent)';
 
 -- Privileges: nothing for PUBLIC; patient data fails closed under RLS.
 REVOKE ALL ON scr.organisation, scr.source_system, scr.feed_binding,

@@ -23,5 +23,6 @@ void
 _PG_init(void)
 {
 	feed_init();
+	access_context_init();
 	MarkGUCPrefixReserved(SCR_GUC_PREFIX);
 }

@@ -13,4 +13,8 @@ extern bool scr_allow_test_nhs_numbers;
 extern int	scr_max_message_size;
 extern void feed_init(void);
 
+/* access_context.c */
+extern int	scr_context_max_lifetime;
+extern void access_context_init(void);
+
 #endif							/* SCR_H */

@@ -8,11 +8,19 @@
 -- functions and operators beside scr's own.
 DO $check$
 BEGIN
-    IF (SELECT nspowner FROM pg_catalog.pg_namespace WHERE nspname = 'scr')
-       <> (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
-        RAISE EXCEPTION 'schema scr exists and is owned by another role'
+    -- A superuser's schema is trusted (pg_restore recreates it first, owned
+    -- by the superuser that made the dump).
+    IF NOT (SELECT r.rolsuper FROM pg_catalog.pg_namespace n
+            JOIN pg_catalog.pg_roles r ON r.oid = n.nspowner WHERE n.nspname = 'scr') THEN
+        RAISE EXCEPTION 'schema scr exists and is owned by a role that is not a superuser'
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'Drop the schema, or let the installing superuser own it, before CREATE EXTENSION scr.';
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.pg_roles r
+               WHERE NOT r.rolsuper AND pg_catalog.has_schema_privilege(r.oid, 'scr', 'CREATE')) THEN
+        RAISE EXCEPTION 'schema scr exists and a role that is not a superuser may create objects in it'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'REVOKE CREATE ON SCHEMA scr from every role before CREATE EXTENSION scr.';
     END IF;
     IF EXISTS (SELECT FROM pg_catalog.pg_class WHERE relnamespace = 'scr'::regnamespace)
        OR EXISTS (SELECT FROM pg_catalog.pg_proc WHERE pronamespace = 'scr'::regnamespace)

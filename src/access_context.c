@@ -603,3 +603,28 @@ mint_context_token(PG_FUNCTION_ARGS)
 	appendStringInfo(&token, ".%s", base64url_encode(mac, sizeof(mac)));
 	PG_RETURN_TEXT_P(cstring_to_text(token.data));
 }
+
+/* The acting context's fields for other C code; NULL when there is none. */
+const char *
+access_context_professional(void)
+{
+	return acting.active ? acting.professional_id : NULL;
+}
+
+const char *
+access_context_role_profile(void)
+{
+	return acting.active ? acting.role_profile_id : NULL;
+}
+
+const char *
+access_context_organisation(void)
+{
+	return acting.active ? acting.ods_code : NULL;
+}
+
+const char *
+access_context_purpose(void)
+{
+	return acting.active ? acting.purpose : NULL;
+}

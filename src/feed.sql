@@ -243,6 +243,7 @@ DECLARE
     existing record;
     linked bigint;
     method text;
+    rel record;
 BEGIN
     p_local_id := scr._feed_local_id(p_local_id);
     PERFORM scr._feed_check_message('demographics', p_demographics,
@@ -378,6 +379,26 @@ BEGIN
         VALUES (linked, nhs, birth)
         ON CONFLICT (nhs_number, birth_date) DO NOTHING;
     END IF;
+    -- Feeds create legitimate relationships: the sending organisation's
+    -- (registration for a GP, admission for a hospital, referral otherwise),
+    -- and the registered practice's.  Only when missing: every change to
+    -- scr.relationship drops the readers' access caches.
+    SELECT ss.ods_code, CASE ss.kind WHEN 'gp' THEN 'registration' WHEN 'acute' THEN 'admission'
+                                     ELSE 'referral' END AS kind
+    INTO rel FROM scr.source_system ss WHERE ss.source_code = p_source;
+    IF NOT EXISTS (SELECT FROM scr.relationship r
+                   WHERE r.patient_id = linked AND r.ods_code = rel.ods_code AND r.valid_to IS NULL) THEN
+        INSERT INTO scr.relationship (patient_id, ods_code, kind, created_by)
+        VALUES (linked, rel.ods_code, rel.kind, p_source);
+    END IF;
+    IF practice IS NOT NULL AND practice IS DISTINCT FROM rel.ods_code
+       AND EXISTS (SELECT FROM scr.organisation o WHERE o.ods_code = practice)
+       AND NOT EXISTS (SELECT FROM scr.relationship r
+                       WHERE r.patient_id = linked AND r.ods_code = practice AND r.valid_to IS NULL) THEN
+        INSERT INTO scr.relationship (patient_id, ods_code, kind, created_by)
+        VALUES (linked, practice, 'registration', p_source);
+    END IF;
+
     IF nhs IS NOT NULL THEN
         INSERT INTO scr.patient_nhs_number AS h (patient_id, nhs_number, status, source_code)
         VALUES (linked, nhs, nhs_status, p_source)

@@ -4,9 +4,9 @@
 -- Every patient-data table carries patient_id in its primary key beside a
 -- surrogate id (never the NHS number), so that a sharding engine could
 -- distribute and colocate by patient.  Row-level security is enabled and
--- forced on every patient-data table with no policy yet: nobody but a
--- superuser (and the SECURITY DEFINER feed functions) reads or writes them
--- until the access-control layer grants it.  Fail closed.
+-- forced on every patient-data table; the only policies are the read
+-- policies of src/access_policy.sql, for an acting professional.  No policy,
+-- no rows: fail closed.
 --
 -- Every table is marked with pg_extension_config_dump so that pg_dump keeps
 -- its rows: an extension's tables are otherwise left out of a dump.

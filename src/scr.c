@@ -24,5 +24,6 @@ _PG_init(void)
 {
 	feed_init();
 	access_context_init();
+	access_policy_init();
 	MarkGUCPrefixReserved(SCR_GUC_PREFIX);
 }

@@ -16,5 +16,12 @@ extern void feed_init(void);
 /* access_context.c */
 extern int	scr_context_max_lifetime;
 extern void access_context_init(void);
+extern const char *access_context_professional(void);
+extern const char *access_context_role_profile(void);
+extern const char *access_context_organisation(void);
+extern const char *access_context_purpose(void);
+
+/* access_policy.c */
+extern void access_policy_init(void);
 
 #endif							/* SCR_H */

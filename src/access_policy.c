@@ -1,0 +1,396 @@
+/*
+ * access_policy.c
+ *		The row-level security decision: may the acting professional, for
+ *		the current purpose, see this row?
+ *
+ * Every patient-data table's policy calls scr.may_read_patient(patient_id)
+ * or scr.may_read_entry(patient_id, kind, sensitivity, category, ods_code).
+ * They answer from a per-backend cache, built on first use with the acting
+ * role profile:
+ *   - the patients it has a legitimate relationship with (through the
+ *     professional or the organisation), merged patients included;
+ *   - the entry kinds its job role's activities allow, each up to a
+ *     sensitivity label;
+ *   - whether it may see demographics, and which categories are sealed.
+ * The cache is dropped when any table it was built from changes: statement
+ * triggers on those tables send a relcache invalidation for the table
+ * (delivered to every backend at commit, to this one at the next command),
+ * and this module's relcache callback notices it.  It is also rebuilt when
+ * a relationship it relied on starts or ends, and when the context changes.
+ *
+ * The cache is built by SPI queries run as the tables' owner with forced
+ * row-level security waived (as PostgreSQL's own foreign-key checks do), so
+ * policies on those tables cannot recurse.  The functions are PARALLEL
+ * RESTRICTED: parallel workers cannot see this backend's context, so the
+ * policy is evaluated in the leader and parallel plans give the same rows.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "scr.h"
+
+#define MAX_KINDS 64
+#define MAX_SEALED 64
+#define NAMELEN 65
+
+typedef struct AccessCache
+{
+	bool		valid;
+	char		role_profile_id[NAMELEN];
+	char		professional_id[NAMELEN];
+	char		ods_code[NAMELEN];
+	TimestampTz valid_until;	/* a relationship starts or ends then */
+	bool		demographics;
+	int			nkinds;
+	char		kinds[MAX_KINDS][NAMELEN];
+	char		max_sensitivity[MAX_KINDS];
+	int			nsealed;
+	char		sealed[MAX_SEALED][NAMELEN];
+	HTAB	   *related;		/* int64 patient ids */
+} AccessCache;
+
+static AccessCache cache = {0};
+static TimestampTz last_statement = 0;
+static MemoryContext cache_context = NULL;
+
+/* Tables the cache is built from, by OID, once known. */
+static const char *const watched_names[] = {
+	"relationship", "role_profile", "professional", "job_role_activity",
+	"activity_access", "sensitivity_category", "patient_merge"
+};
+static Oid	watched[lengthof(watched_names)];
+static bool watched_known = false;
+
+/* Purposes of use that are direct care. */
+static const char *const direct_care[] = {"TREAT", "ETREAT", "COC", "CAREMGT"};
+
+static void
+cache_invalidate(void)
+{
+	cache.valid = false;
+	if (cache_context)
+		MemoryContextReset(cache_context);
+	cache.related = NULL;
+}
+
+/* A relcache invalidation of any watched table drops the cache. */
+static void
+access_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
+{
+	int			i;
+
+	if (!cache.valid)
+		return;
+	if (!OidIsValid(relid) || !watched_known)
+	{
+		cache_invalidate();
+		return;
+	}
+	for (i = 0; i < (int) lengthof(watched); i++)
+		if (watched[i] == relid)
+		{
+			cache_invalidate();
+			return;
+		}
+}
+
+void
+access_policy_init(void)
+{
+	CacheRegisterRelcacheCallback(access_relcache_callback, (Datum) 0);
+}
+
+/*
+ * Run fn's SPI queries as the owner of scr.relationship (the extension's
+ * owner), with forced row-level security waived, as RI checks do.
+ */
+static Oid
+tables_owner(void)
+{
+	Oid			nsp = get_namespace_oid("scr", false);
+	Oid			relid = get_relname_relid("relationship", nsp);
+	HeapTuple	tup;
+	Oid			owner;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "scr.relationship is missing");
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+static void
+learn_watched(void)
+{
+	Oid			nsp = get_namespace_oid("scr", false);
+	int			i;
+
+	for (i = 0; i < (int) lengthof(watched_names); i++)
+		watched[i] = get_relname_relid(watched_names[i], nsp);
+	watched_known = true;
+}
+
+static void
+spi_run(const char *sql, int nargs, Datum *args)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+
+	if (SPI_execute_with_args(sql, nargs, types, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "scr: access cache query failed");
+}
+
+/* Build the cache for the acting context. */
+static void
+cache_load(const char *professional, const char *role_profile, const char *ods)
+{
+	Oid			save_userid;
+	int			save_sec;
+	Datum		args[2];
+	HASHCTL		ctl;
+	uint64		i;
+	MemoryContext old;
+
+	cache_invalidate();
+	if (cache_context == NULL)
+		cache_context = AllocSetContextCreate(TopMemoryContext, "scr access cache",
+											  ALLOCSET_DEFAULT_SIZES);
+	if (!watched_known)
+		learn_watched();
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(tables_owner(),
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+
+		old = MemoryContextSwitchTo(cache_context);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(int64);
+		ctl.hcxt = cache_context;
+		cache.related = hash_create("scr related patients", 1024, &ctl,
+									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		MemoryContextSwitchTo(old);
+
+		/* Patients related now, through the professional or the organisation. */
+		args[0] = CStringGetTextDatum(professional);
+		args[1] = CStringGetTextDatum(ods);
+		spi_run("WITH rel AS ("
+				"  SELECT DISTINCT coalesce(p.merged_into, p.patient_id) AS root"
+				"  FROM scr.relationship r JOIN scr.patient p ON p.patient_id = r.patient_id"
+				"  WHERE (r.professional_id = $1 OR r.ods_code = $2)"
+				"    AND r.valid_from <= statement_timestamp()"
+				"    AND (r.valid_to IS NULL OR r.valid_to > statement_timestamp()))"
+				" SELECT p.patient_id FROM scr.patient p"
+				" WHERE p.patient_id IN (SELECT root FROM rel)"
+				"    OR p.merged_into IN (SELECT root FROM rel)", 2, args);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+														 SPI_tuptable->tupdesc, 1, &isnull));
+
+			if (!isnull)
+				hash_search(cache.related, &id, HASH_ENTER, NULL);
+		}
+
+		/* When the next of those relationships starts or ends. */
+		spi_run("SELECT least(min(r.valid_to) FILTER (WHERE r.valid_to > statement_timestamp()),"
+				"             min(r.valid_from) FILTER (WHERE r.valid_from > statement_timestamp()))"
+				" FROM scr.relationship r WHERE r.professional_id = $1 OR r.ods_code = $2", 2, args);
+		{
+			bool		isnull;
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+			cache.valid_until = isnull ? DT_NOEND : DatumGetTimestampTz(d);
+		}
+
+		/* What the role profile's activities allow. */
+		args[0] = CStringGetTextDatum(role_profile);
+		spi_run("SELECT aa.kind, max(aa.max_sensitivity)::text"
+				" FROM scr.role_profile rp"
+				" JOIN scr.job_role_activity jra ON jra.job_role = rp.job_role"
+				" JOIN scr.activity_access aa ON aa.activity = jra.activity"
+				" WHERE rp.role_profile_id = $1 AND rp.active"
+				" GROUP BY aa.kind ORDER BY aa.kind", 1, args);
+		cache.nkinds = 0;
+		for (i = 0; i < SPI_processed && cache.nkinds < MAX_KINDS; i++)
+		{
+			char	   *kind = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+			char	   *sens = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+
+			strlcpy(cache.kinds[cache.nkinds], kind, NAMELEN);
+			cache.max_sensitivity[cache.nkinds] = sens ? sens[0] : 'N';
+			cache.nkinds++;
+		}
+		spi_run("SELECT 1 FROM scr.role_profile rp"
+				" JOIN scr.job_role_activity jra ON jra.job_role = rp.job_role"
+				" WHERE rp.role_profile_id = $1 AND rp.active AND jra.activity = 'B1001'", 1, args);
+		cache.demographics = SPI_processed > 0;
+
+		spi_run("SELECT category FROM scr.sensitivity_category WHERE sealed ORDER BY category", 0, NULL);
+		cache.nsealed = 0;
+		for (i = 0; i < SPI_processed && cache.nsealed < MAX_SEALED; i++)
+			strlcpy(cache.sealed[cache.nsealed++],
+					SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1), NAMELEN);
+
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
+
+	strlcpy(cache.role_profile_id, role_profile, NAMELEN);
+	strlcpy(cache.professional_id, professional, NAMELEN);
+	strlcpy(cache.ods_code, ods, NAMELEN);
+	cache.valid = true;
+}
+
+/*
+ * The cache for the acting context, built or rebuilt as needed; NULL when
+ * there is no context or its purpose is not direct care.
+ */
+static AccessCache *
+current_cache(void)
+{
+	const char *professional = access_context_professional();
+	const char *role_profile = access_context_role_profile();
+	const char *ods = access_context_organisation();
+	const char *purpose = access_context_purpose();
+	bool		direct = false;
+	int			i;
+
+	if (professional == NULL)
+		return NULL;
+	for (i = 0; i < (int) lengthof(direct_care); i++)
+		direct |= (strcmp(purpose, direct_care[i]) == 0);
+	if (!direct)
+		return NULL;
+
+	/*
+	 * Pick up invalidations other sessions have committed, once a statement
+	 * (a table already locked in this transaction does not do it for us).
+	 */
+	if (GetCurrentStatementStartTimestamp() != last_statement)
+	{
+		AcceptInvalidationMessages();
+		last_statement = GetCurrentStatementStartTimestamp();
+	}
+	if (!cache.valid ||
+		strcmp(cache.role_profile_id, role_profile) != 0 ||
+		strcmp(cache.professional_id, professional) != 0 ||
+		strcmp(cache.ods_code, ods) != 0 ||
+		GetCurrentStatementStartTimestamp() >= cache.valid_until)
+		cache_load(professional, role_profile, ods);
+	return &cache;
+}
+
+static bool
+related(AccessCache *c, int64 patient_id)
+{
+	bool		found;
+
+	hash_search(c->related, &patient_id, HASH_FIND, &found);
+	return found;
+}
+
+/* Compare a text datum with a C string without copying it. */
+static bool
+text_equals(text *t, const char *s)
+{
+	int			len = VARSIZE_ANY_EXHDR(t);
+
+	return strlen(s) == (size_t) len && memcmp(VARDATA_ANY(t), s, len) == 0;
+}
+
+/* scr.may_read_patient(patient_id bigint) returns boolean */
+PG_FUNCTION_INFO_V1(may_read_patient);
+Datum
+may_read_patient(PG_FUNCTION_ARGS)
+{
+	AccessCache *c;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	c = current_cache();
+	PG_RETURN_BOOL(c != NULL && c->demographics && related(c, PG_GETARG_INT64(0)));
+}
+
+/*
+ * scr.may_read_entry(patient_id bigint, kind text, sensitivity "char",
+ *                    category text, ods_code text) returns boolean
+ */
+PG_FUNCTION_INFO_V1(may_read_entry);
+Datum
+may_read_entry(PG_FUNCTION_ARGS)
+{
+	AccessCache *c;
+	text	   *kind;
+	char		sensitivity;
+	int			i;
+	bool		allowed = false;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(4))
+		PG_RETURN_BOOL(false);
+	c = current_cache();
+	if (c == NULL || !related(c, PG_GETARG_INT64(0)))
+		PG_RETURN_BOOL(false);
+
+	kind = PG_GETARG_TEXT_PP(1);
+	sensitivity = PG_GETARG_CHAR(2);
+	for (i = 0; i < c->nkinds && !allowed; i++)
+		allowed = text_equals(kind, c->kinds[i]) && sensitivity <= c->max_sensitivity[i];
+	if (!allowed)
+		PG_RETURN_BOOL(false);
+
+	/* Sealed categories: only the authoring organisation. */
+	if (!PG_ARGISNULL(3))
+	{
+		text	   *category = PG_GETARG_TEXT_PP(3);
+
+		for (i = 0; i < c->nsealed; i++)
+			if (text_equals(category, c->sealed[i]))
+				PG_RETURN_BOOL(text_equals(PG_GETARG_TEXT_PP(4), c->ods_code));
+	}
+	PG_RETURN_BOOL(true);
+}
+
+/*
+ * Statement trigger on the tables the cache is built from: tell every
+ * backend (at commit) and this one (at the next command) to drop it.
+ */
+PG_FUNCTION_INFO_V1(access_invalidate);
+Datum
+access_invalidate(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("scr.access_invalidate() must be called as a trigger")));
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	return PointerGetDatum(NULL);
+}

@@ -67,7 +67,8 @@ SELECT scr.mint_context_token('gw', 'dr_gp', 'rp_dr_gp', 'GP1', 'TREAT') AS t_dr
        scr.mint_context_token('gw', 'dr_gp', 'rp_dr_gp', 'GP1', 'POPHLTH') AS t_dr_gp_research,
        scr.mint_context_token('gw', 'dr_far', 'rp_dr_far', 'FAR', 'TREAT') AS t_dr_far2,
        scr.mint_context_token('gw', 'dr_gp', 'rp_dr_gp', 'GP1', 'TREAT') AS t_dr_gp2,
-       scr.mint_context_token('gw', 'dr_gp', 'rp_dr_gp', 'GP1', 'TREAT') AS t_dr_gp3 \gset
+       scr.mint_context_token('gw', 'dr_gp', 'rp_dr_gp', 'GP1', 'TREAT') AS t_dr_gp3,
+       scr.mint_context_token('gw', 'nurse_hosp', 'rp_nurse_hosp', 'HOSP', 'TREAT') AS t_nurse_hosp2 \gset
 
 \c - regress_gateway
 SET search_path = public, scr;
@@ -128,11 +129,19 @@ SET LOCAL max_parallel_workers_per_gather = 0;
 SELECT count(*) AS serial, string_agg(display, ', ' ORDER BY display) FROM scr.entry;
 COMMIT;
 
+-- COPY ... TO goes through the same policy.
+BEGIN;
+SELECT scr.open_context(:'t_nurse_hosp2');
+COPY (SELECT display FROM scr.entry ORDER BY display) TO STDOUT;
+COPY scr.entry (display) TO STDOUT;
+COMMIT;
+
 -- Writes are not for the gateway: the feed functions are the only writers.
 \set ON_ERROR_STOP 0
 UPDATE scr.entry SET display = 'changed';
 DELETE FROM scr.patient;
 INSERT INTO scr.relationship (patient_id, professional_id, kind) VALUES (1, 'dr_far', 'self_claimed');
+COPY scr.entry (display) FROM STDIN;
 SELECT scr.ingest_person('gp', 'x', '{}');
 \set ON_ERROR_STOP 1
 

@@ -66,6 +66,7 @@ typedef struct AccessCache
 
 static AccessCache cache = {0};
 static TimestampTz last_statement = 0;
+static uint64 generation = 0;	/* bumped by every relevant invalidation */
 static MemoryContext cache_context = NULL;
 
 /* Tables the cache is built from, by OID, once known. */
@@ -88,25 +89,25 @@ cache_invalidate(void)
 	cache.related = NULL;
 }
 
-/* A relcache invalidation of any watched table drops the cache. */
+/*
+ * A relcache invalidation of any watched table drops the cache.  It only
+ * marks it: the callback can run in the middle of cache_load (the loading
+ * queries open tables), and the generation count tells cache_load that what
+ * it read may already be stale.
+ */
 static void
 access_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 {
 	int			i;
+	bool		ours = !OidIsValid(relid) || !watched_known;
 
-	if (!cache.valid)
-		return;
-	if (!OidIsValid(relid) || !watched_known)
+	for (i = 0; i < (int) lengthof(watched) && !ours; i++)
+		ours = (watched[i] == relid);
+	if (ours)
 	{
-		cache_invalidate();
-		return;
+		generation++;
+		cache.valid = false;
 	}
-	for (i = 0; i < (int) lengthof(watched); i++)
-		if (watched[i] == relid)
-		{
-			cache_invalidate();
-			return;
-		}
 }
 
 void
@@ -168,7 +169,10 @@ cache_load(const char *professional, const char *role_profile, const char *ods)
 	uint64		i;
 	MemoryContext old;
 
+	uint64		start_generation;
+
 	cache_invalidate();
+	start_generation = generation;
 	if (cache_context == NULL)
 		cache_context = AllocSetContextCreate(TopMemoryContext, "scr access cache",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -265,7 +269,8 @@ cache_load(const char *professional, const char *role_profile, const char *ods)
 	strlcpy(cache.role_profile_id, role_profile, NAMELEN);
 	strlcpy(cache.professional_id, professional, NAMELEN);
 	strlcpy(cache.ods_code, ods, NAMELEN);
-	cache.valid = true;
+	/* Serve it for this call; rebuild next time if it changed meanwhile. */
+	cache.valid = (generation == start_generation);
 }
 
 /*

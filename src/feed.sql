@@ -224,9 +224,13 @@ END
 $$;
 
 -- ingest_person without the caller check: parse, validate, link, refresh.
+-- enable_seqscan = off: every lookup here has an index, but while a fresh
+-- record is bulk-loaded its statistics say the tables are empty, the cached
+-- plans scan them, and each person costs more than the last (measured: 1.0
+-- to 6.7 ms a person over 21,600 people).
 CREATE FUNCTION scr._ingest_person(p_source text, p_local_id text, p_demographics jsonb)
 RETURNS bigint
-LANGUAGE plpgsql SET search_path = pg_catalog, scr, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, scr, pg_temp SET enable_seqscan = off AS $$
 DECLARE
     nhs_text text;
     nhs scr.nhs_number;

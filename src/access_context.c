@@ -65,6 +65,9 @@ static ActingContext acting = {0};
 /* scr.context_max_lifetime: the longest exp - iat accepted, seconds. */
 int			scr_context_max_lifetime = 3600;
 
+/* scr.break_glass_max_minutes: the longest break-glass grant. */
+int			scr_break_glass_max_minutes = 120;
+
 static ProcessUtility_hook_type prev_process_utility = NULL;
 
 static void
@@ -124,6 +127,13 @@ access_context_init(void)
 							&scr_context_max_lifetime,
 							3600, 60, 86400,
 							PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("scr.break_glass_max_minutes",
+							"Longest emergency (break-glass) access a professional is granted, in minutes.",
+							"Longer requests are cut to this.",
+							&scr_break_glass_max_minutes,
+							120, 1, 1440,
+							PGC_SUSET, GUC_UNIT_MIN,
 							NULL, NULL, NULL);
 	RegisterXactCallback(context_xact_callback, NULL);
 	prev_process_utility = ProcessUtility_hook;

@@ -62,7 +62,26 @@ typedef struct AccessCache
 	int			nsealed;
 	char		sealed[MAX_SEALED][NAMELEN];
 	HTAB	   *related;		/* int64 patient ids */
+	HTAB	   *directives;		/* PatientRules by patient id */
 } AccessCache;
+
+/* A consent provision that applies to the acting professional. */
+typedef struct ConsentRule
+{
+	bool		deny;
+	bool		overridden;		/* dissent overridden by a legal break-glass */
+	char		purpose[17];	/* empty: any purpose */
+	char		kind[NAMELEN];	/* empty: any kind */
+	char		category[NAMELEN];	/* empty: any category */
+} ConsentRule;
+
+/* The provisions that apply to one patient (merged records included). */
+typedef struct PatientRules
+{
+	int64		patient_id;
+	int			nrules;
+	ConsentRule *rules;
+} PatientRules;
 
 static AccessCache cache = {0};
 static TimestampTz last_statement = 0;
@@ -72,7 +91,8 @@ static MemoryContext cache_context = NULL;
 /* Tables the cache is built from, by OID, once known. */
 static const char *const watched_names[] = {
 	"relationship", "role_profile", "professional", "job_role_activity",
-	"activity_access", "sensitivity_category", "patient_merge"
+	"activity_access", "sensitivity_category", "patient_merge",
+	"consent_directive", "break_glass"
 };
 static Oid	watched[lengthof(watched_names)];
 static bool watched_known = false;
@@ -87,6 +107,7 @@ cache_invalidate(void)
 	if (cache_context)
 		MemoryContextReset(cache_context);
 	cache.related = NULL;
+	cache.directives = NULL;
 }
 
 /*
@@ -201,10 +222,21 @@ cache_load(const char *professional, const char *role_profile, const char *ods)
 		args[1] = CStringGetTextDatum(ods);
 		spi_run("WITH rel AS ("
 				"  SELECT DISTINCT coalesce(p.merged_into, p.patient_id) AS root"
-				"  FROM scr.relationship r JOIN scr.patient p ON p.patient_id = r.patient_id"
-				"  WHERE (r.professional_id = $1 OR r.ods_code = $2)"
-				"    AND r.valid_from <= statement_timestamp()"
-				"    AND (r.valid_to IS NULL OR r.valid_to > statement_timestamp()))"
+				"  FROM (SELECT r.patient_id FROM scr.relationship r"
+				"        WHERE (r.professional_id = $1 OR r.ods_code = $2)"
+				"          AND r.valid_from <= statement_timestamp()"
+				"          AND (r.valid_to IS NULL OR r.valid_to > statement_timestamp())"
+				"        UNION ALL"
+				"        SELECT d.patient_id FROM scr.consent_directive d"	/* permission to view */
+				"        WHERE d.status = 'active' AND d.provision = 'permit'"
+				"          AND (d.actor_professional = $1 OR d.actor_ods = $2)"
+				"          AND d.entry_kind IS NULL AND d.sensitivity_category IS NULL"
+				"          AND d.valid_from <= statement_timestamp()"
+				"          AND (d.valid_to IS NULL OR d.valid_to > statement_timestamp())"
+				"        UNION ALL"
+				"        SELECT b.patient_id FROM scr.break_glass b"
+				"        WHERE b.professional_id = $1 AND b.expires_at > statement_timestamp()) x"
+				"  JOIN scr.patient p ON p.patient_id = x.patient_id)"
 				" SELECT p.patient_id FROM scr.patient p"
 				" WHERE p.patient_id IN (SELECT root FROM rel)"
 				"    OR p.merged_into IN (SELECT root FROM rel)", 2, args);
@@ -218,15 +250,72 @@ cache_load(const char *professional, const char *role_profile, const char *ods)
 				hash_search(cache.related, &id, HASH_ENTER, NULL);
 		}
 
-		/* When the next of those relationships starts or ends. */
-		spi_run("SELECT least(min(r.valid_to) FILTER (WHERE r.valid_to > statement_timestamp()),"
-				"             min(r.valid_from) FILTER (WHERE r.valid_from > statement_timestamp()))"
-				" FROM scr.relationship r WHERE r.professional_id = $1 OR r.ods_code = $2", 2, args);
+		/* When the next relationship, directive or break-glass starts or ends. */
+		spi_run("SELECT min(t) FROM ("
+				" SELECT r.valid_to AS t FROM scr.relationship r WHERE r.professional_id = $1 OR r.ods_code = $2"
+				" UNION ALL SELECT r.valid_from FROM scr.relationship r WHERE r.professional_id = $1 OR r.ods_code = $2"
+				" UNION ALL SELECT d.valid_to FROM scr.consent_directive d WHERE d.status = 'active'"
+				" UNION ALL SELECT d.valid_from FROM scr.consent_directive d WHERE d.status = 'active'"
+				" UNION ALL SELECT b.expires_at FROM scr.break_glass b WHERE b.professional_id = $1) x"
+				" WHERE t > statement_timestamp()", 2, args);
 		{
 			bool		isnull;
 			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
 			cache.valid_until = isnull ? DT_NOEND : DatumGetTimestampTz(d);
+		}
+
+		/*
+		 * Consent provisions that apply to this professional, for every
+		 * record of the patient's merge group: denials for everyone or for
+		 * them, and permits that unseal a category for them.
+		 */
+		spi_run("SELECT p.patient_id, d.provision = 'deny',"
+				"       d.provision = 'deny' AND d.entry_kind IS NULL AND d.sensitivity_category IS NULL"
+				"         AND EXISTS (SELECT FROM scr.break_glass b WHERE b.professional_id = $1"
+				"                     AND b.overrides_dissent AND b.expires_at > statement_timestamp()"
+				"                     AND b.patient_id IN (SELECT q.patient_id FROM scr.patient q"
+				"                         WHERE coalesce(q.merged_into, q.patient_id) = coalesce(dp.merged_into, dp.patient_id))),"
+				"       coalesce(d.purpose, ''), coalesce(d.entry_kind, ''), coalesce(d.sensitivity_category, '')"
+				" FROM scr.consent_directive d"
+				" JOIN scr.patient dp ON dp.patient_id = d.patient_id"
+				" JOIN scr.patient p ON coalesce(p.merged_into, p.patient_id) = coalesce(dp.merged_into, dp.patient_id)"
+				" WHERE d.status = 'active'"
+				"   AND d.valid_from <= statement_timestamp()"
+				"   AND (d.valid_to IS NULL OR d.valid_to > statement_timestamp())"
+				"   AND (d.provision = 'deny' OR d.sensitivity_category IS NOT NULL)"
+				"   AND ((d.actor_professional IS NULL AND d.actor_ods IS NULL)"
+				"        OR d.actor_professional = $1 OR d.actor_ods = $2)"
+				" ORDER BY p.patient_id", 2, args);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(PatientRules);
+		ctl.hcxt = cache_context;
+		cache.directives = hash_create("scr consent rules", 64, &ctl,
+									   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	td = SPI_tuptable->tupdesc;
+			bool		isnull;
+			bool		found;
+			int64		id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
+			PatientRules *pr = hash_search(cache.directives, &id, HASH_ENTER, &found);
+			ConsentRule *rule;
+
+			if (!found)
+			{
+				pr->nrules = 0;
+				pr->rules = NULL;
+			}
+			pr->rules = pr->rules ? repalloc(pr->rules, sizeof(ConsentRule) * (pr->nrules + 1))
+				: MemoryContextAlloc(cache_context, sizeof(ConsentRule));
+			rule = &pr->rules[pr->nrules++];
+			rule->deny = DatumGetBool(SPI_getbinval(tup, td, 2, &isnull));
+			rule->overridden = DatumGetBool(SPI_getbinval(tup, td, 3, &isnull));
+			strlcpy(rule->purpose, SPI_getvalue(tup, td, 4), sizeof(rule->purpose));
+			strlcpy(rule->kind, SPI_getvalue(tup, td, 5), NAMELEN);
+			strlcpy(rule->category, SPI_getvalue(tup, td, 6), NAMELEN);
 		}
 
 		/* What the role profile's activities allow. */
@@ -353,9 +442,11 @@ may_read_entry(PG_FUNCTION_ARGS)
 {
 	AccessCache *c;
 	text	   *kind;
+	text	   *category;
 	char		sensitivity;
 	int			i;
 	bool		allowed = false;
+	PatientRules *rules;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(4))
 		PG_RETURN_BOOL(false);
@@ -365,19 +456,49 @@ may_read_entry(PG_FUNCTION_ARGS)
 
 	kind = PG_GETARG_TEXT_PP(1);
 	sensitivity = PG_GETARG_CHAR(2);
+	category = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
 	for (i = 0; i < c->nkinds && !allowed; i++)
 		allowed = text_equals(kind, c->kinds[i]) && sensitivity <= c->max_sensitivity[i];
 	if (!allowed)
 		PG_RETURN_BOOL(false);
 
-	/* Sealed categories: only the authoring organisation. */
-	if (!PG_ARGISNULL(3))
+	/* Consent: any matching denial hides the entry (deny overrides permit). */
 	{
-		text	   *category = PG_GETARG_TEXT_PP(3);
+		int64		patient_id = PG_GETARG_INT64(0);
 
+		rules = hash_search(c->directives, &patient_id, HASH_FIND, NULL);
+	}
+	for (i = 0; rules && i < rules->nrules; i++)
+	{
+		ConsentRule *r = &rules->rules[i];
+
+		if (!r->deny || r->overridden)
+			continue;
+		if (r->purpose[0] && strcmp(r->purpose, access_context_purpose()) != 0)
+			continue;
+		if ((r->kind[0] == '\0' || text_equals(kind, r->kind)) &&
+			(r->category[0] == '\0' || (category && text_equals(category, r->category))))
+			PG_RETURN_BOOL(false);
+	}
+
+	/*
+	 * Sealed categories: only the authoring organisation, or whom the
+	 * patient permitted.
+	 */
+	if (category)
+	{
 		for (i = 0; i < c->nsealed; i++)
 			if (text_equals(category, c->sealed[i]))
-				PG_RETURN_BOOL(text_equals(PG_GETARG_TEXT_PP(4), c->ods_code));
+			{
+				int			j;
+
+				if (text_equals(PG_GETARG_TEXT_PP(4), c->ods_code))
+					PG_RETURN_BOOL(true);
+				for (j = 0; rules && j < rules->nrules; j++)
+					if (!rules->rules[j].deny && text_equals(category, rules->rules[j].category))
+						PG_RETURN_BOOL(true);
+				PG_RETURN_BOOL(false);
+			}
 	}
 	PG_RETURN_BOOL(true);
 }

@@ -15,6 +15,7 @@ extern void feed_init(void);
 
 /* access_context.c */
 extern int	scr_context_max_lifetime;
+extern int	scr_break_glass_max_minutes;
 extern void access_context_init(void);
 extern const char *access_context_professional(void);
 extern const char *access_context_role_profile(void);

@@ -1,0 +1,117 @@
+-- Consent directives and break-glass, applied by the row-level policies.
+SET search_path = public, scr;
+\set SHOW_CONTEXT never
+SET scr.allow_test_nhs_numbers = on;
+
+INSERT INTO scr.organisation (ods_code, name, kind) VALUES
+    ('CGP', 'Consent Practice', 'gp_practice'), ('CED', 'Consent ED', 'nhs_trust'),
+    ('CSH', 'Consent Sexual Health', 'nhs_trust');
+INSERT INTO scr.source_system (source_code, ods_code, kind) VALUES
+    ('cgp', 'CGP', 'gp'), ('csh', 'CSH', 'other');
+INSERT INTO scr.feed_binding VALUES (current_user, 'cgp'), (current_user, 'csh');
+SELECT scr.ingest_person('cgp', 'dee', '{"given_name": "Dee", "nhs_number": "9990000026", "birth_date": "1960-01-01"}') AS dee \gset
+SELECT scr.ingest_person('csh', 's-dee', '{"nhs_number": "9990000026", "birth_date": "1960-01-01"}') = :dee AS linked;
+SELECT scr.ingest_person('cgp', 'eli', '{"given_name": "Eli"}') AS eli \gset
+SELECT loaded FROM scr.ingest_batch('cgp', '[
+ {"type": "entry", "local_id": "dee", "entry": {"kind": "problem", "source_ref": "d1", "source_timestamp": "2024-01-01", "status": "active", "display": "Asthma"}},
+ {"type": "entry", "local_id": "dee", "entry": {"kind": "medication", "source_ref": "d2", "source_timestamp": "2024-01-01", "status": "active", "display": "Salbutamol"}},
+ {"type": "entry", "local_id": "eli", "entry": {"kind": "problem", "source_ref": "e1", "source_timestamp": "2024-01-01", "status": "active", "display": "Gout"}}]');
+SELECT loaded FROM scr.ingest_batch('csh', '[{"type": "entry", "local_id": "s-dee", "entry": {"kind": "observation", "source_ref": "s1", "source_timestamp": "2024-01-01", "status": "final", "display": "Chlamydia test", "sensitivity": "R", "sensitivity_category": "hiv_sti"}}]');
+
+INSERT INTO scr.professional (professional_id, name) VALUES
+    ('c_gp', 'Dr Practice'), ('c_ed', 'Dr Emergency'), ('c_clerk', 'Clerk'), ('c_po', 'Privacy Officer');
+INSERT INTO scr.role_profile VALUES
+    ('rp_c_gp', 'c_gp', 'CGP', 'R8000'), ('rp_c_ed', 'c_ed', 'CED', 'R8000'),
+    ('rp_c_clerk', 'c_clerk', 'CED', 'R8008');
+-- The ED doctor may also override dissent under a legal basis (B0082).
+INSERT INTO scr.job_role VALUES ('R9999', 'Emergency Consultant With Legal Override');
+INSERT INTO scr.job_role_activity SELECT 'R9999', activity FROM scr.job_role_activity WHERE job_role = 'R8000';
+INSERT INTO scr.job_role_activity VALUES ('R9999', 'B0082'), ('R8000', 'B0015');
+INSERT INTO scr.role_profile VALUES ('rp_c_ed_legal', 'c_ed', 'CED', 'R9999');
+INSERT INTO scr.context_key (key_id, secret) VALUES ('cgw', decode(repeat('17', 32), 'hex'));
+CREATE ROLE regress_consent_gw LOGIN IN ROLE scr_clinical_gateway;
+
+-- sees(token): what one acting professional sees, and whatever else q does.
+CREATE FUNCTION public.csees(token text, q text DEFAULT NULL) RETURNS TABLE (patients text, entries text, result text)
+LANGUAGE plpgsql AS $$
+DECLARE r text;
+BEGIN
+    PERFORM scr.open_context(token);
+    IF q IS NOT NULL THEN
+        BEGIN
+            EXECUTE q INTO r;
+        EXCEPTION WHEN OTHERS THEN
+            r := SQLSTATE || ' ' || SQLERRM;
+        END;
+    END IF;
+    RETURN QUERY SELECT
+        (SELECT coalesce(string_agg(given_name, ', ' ORDER BY given_name), '-') FROM scr.patient
+         WHERE patient_id IN (SELECT patient_id FROM scr.source_identifier WHERE source_code IN ('cgp', 'csh'))),
+        (SELECT coalesce(string_agg(display, ', ' ORDER BY display), '-') FROM scr.entry
+         WHERE source_code IN ('cgp', 'csh')),
+        r;
+END $$;
+GRANT EXECUTE ON FUNCTION public.csees(text, text) TO regress_consent_gw;
+SELECT scr.mint_context_token('cgw', 'c_gp', 'rp_c_gp', 'CGP', 'TREAT', NULL, 600) AS gp1,
+       scr.mint_context_token('cgw', 'c_gp', 'rp_c_gp', 'CGP', 'TREAT', NULL, 600) AS gp2,
+       scr.mint_context_token('cgw', 'c_gp', 'rp_c_gp', 'CGP', 'TREAT', NULL, 600) AS gp3,
+       scr.mint_context_token('cgw', 'c_gp', 'rp_c_gp', 'CGP', 'TREAT', NULL, 600) AS gp4,
+       scr.mint_context_token('cgw', 'c_gp', 'rp_c_gp', 'CGP', 'TREAT', NULL, 600) AS gp5,
+       scr.mint_context_token('cgw', 'c_ed', 'rp_c_ed', 'CED', 'ETREAT', NULL, 600) AS ed1,
+       scr.mint_context_token('cgw', 'c_ed', 'rp_c_ed', 'CED', 'ETREAT', NULL, 600) AS ed2,
+       scr.mint_context_token('cgw', 'c_ed', 'rp_c_ed', 'CED', 'ETREAT', NULL, 600) AS ed3,
+       scr.mint_context_token('cgw', 'c_ed', 'rp_c_ed', 'CED', 'ETREAT', NULL, 600) AS ed4,
+       scr.mint_context_token('cgw', 'c_ed', 'rp_c_ed_legal', 'CED', 'ETREAT', NULL, 600) AS edl1,
+       scr.mint_context_token('cgw', 'c_ed', 'rp_c_ed_legal', 'CED', 'ETREAT', NULL, 600) AS edl2,
+       scr.mint_context_token('cgw', 'c_clerk', 'rp_c_clerk', 'CED', 'ETREAT', NULL, 600) AS clerk1,
+       scr.mint_context_token('cgw', 'c_gp', 'rp_c_gp', 'CGP', 'TREAT', NULL, 600) AS gp6,
+       scr.mint_context_token('cgw', 'c_gp', 'rp_c_gp', 'CGP', 'TREAT', NULL, 600) AS gp7,
+       scr.mint_context_token('cgw', 'c_ed', 'rp_c_ed', 'CED', 'ETREAT', NULL, 600) AS ed5 \gset
+
+\c - regress_consent_gw
+SET search_path = public, scr;
+-- Before any directive: the practice sees both patients but not the
+-- clinic's sealed result; the ED doctor has no relationship.
+SELECT 'gp' AS who, * FROM public.csees(:'gp1');
+SELECT 'ed' AS who, * FROM public.csees(:'ed1');
+
+-- Break-glass: refused without a reason, with a bad duration, or for a
+-- role without emergency access; each refusal says why.
+SELECT 'ed' AS who, result FROM public.csees(:'ed2', format('SELECT scr.break_glass(%s, %L, %L)', :dee, 'emergency', '   '));
+SELECT 'ed' AS who, result FROM public.csees(:'ed3', format('SELECT scr.break_glass(%s, %L, %L, 0)', :dee, 'emergency', 'unconscious in resus'));
+SELECT 'clerk' AS who, result FROM public.csees(:'clerk1', format('SELECT scr.break_glass(%s, %L, %L)', :dee, 'emergency', 'asked to'));
+SELECT 'ed' AS who, result FROM public.csees(:'ed4', format('SELECT scr.break_glass(%s, %L, %L)', :dee, 'whim', E'bad\ncode'));
+-- Granted: the ED doctor sees Dee for the grant's time (capped).
+SELECT 'ed' AS who, patients, entries, result IS NOT NULL AS granted
+FROM public.csees(:'edl1', format('SELECT scr.break_glass(%s, %L, %L, 100000)', :dee, 'emergency', 'unconscious in resus'));
+
+-- Dee objects to sharing (dissent), recorded by her GP: her content is
+-- hidden from everyone, her identity stays.
+SELECT 'gp' AS who, patients, entries, result IS NOT NULL AS recorded
+FROM public.csees(:'gp2', format('SELECT scr.record_consent(%s, %L)', :dee, 'deny'));
+SELECT 'gp' AS who, * FROM public.csees(:'gp3');
+-- The ED doctor's break-glass, still running, does not override dissent:
+-- the stub only.
+SELECT 'ed' AS who, * FROM public.csees(:'ed5');
+-- A legal override does, and is alerted separately.
+SELECT 'ed legal' AS who, patients, entries, result IS NOT NULL AS granted
+FROM public.csees(:'edl2', format('SELECT scr.break_glass(%s, %L, %L, 30, true)', :dee, 'legal', 'court order 123'));
+\c - postgres
+SELECT kind, professional_id, detail FROM scr.privacy_alert ORDER BY privacy_alert_id;
+SELECT reason_code, overrides_dissent, expires_at - started_at AS granted_for FROM scr.break_glass ORDER BY break_glass_id;
+-- Withdrawing the dissent restores sharing.
+SELECT directive_id AS dissent FROM scr.consent_directive WHERE patient_id = :dee AND provision = 'deny' \gset
+\c - regress_consent_gw
+SET search_path = public, scr;
+SELECT 'gp' AS who, patients, entries, result FROM public.csees(:'gp4', format('SELECT scr.withdraw_consent(%s, %s)', :dee, :dissent));
+-- Dee permits her GP to see her sexual health results: unsealed for them only.
+SELECT 'gp' AS who, patients, entries, result IS NOT NULL AS recorded
+FROM public.csees(:'gp5', format('SELECT scr.record_consent(%s, %L, actor_ods => %L, sensitivity_category => %L)', :dee, 'permit', 'CGP', 'hiv_sti'));
+SELECT 'gp' AS who, * FROM public.csees(:'gp6');
+-- A denial of one kind hides only that kind.
+SELECT 'gp' AS who, patients, entries, result IS NOT NULL AS recorded
+FROM public.csees(:'gp7', format('SELECT scr.record_consent(%s, %L, entry_kind => %L)', :eli, 'deny', 'problem'));
+
+\c - postgres
+DROP FUNCTION public.csees(text, text);
+DROP ROLE regress_consent_gw;

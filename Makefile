@@ -8,7 +8,7 @@ MODULE_big = scr
 OBJS = src/scr.o src/nhs_number_parse.o src/nhs_number.o src/feed.o src/entry_parse.o src/access_context.o src/access_policy.o
 
 # The install script is these pieces, in this order.
-SQL_PIECES = src/scr.sql src/nhs_number.sql src/record.sql src/access.sql src/entry_parse.sql src/feed.sql src/access_context.sql src/access_policy.sql src/consent.sql
+SQL_PIECES = src/scr.sql src/nhs_number.sql src/record.sql src/access.sql src/entry_parse.sql src/feed.sql src/access_context.sql src/access_policy.sql src/consent.sql src/views.sql
 DATA_built = scr--$(EXTVERSION).sql
 
 REGRESS = install nhs_number nhs_number_vectors nhs_number_index feed_setup feed_person feed_entry feed_batch patient_merge feed_security feed_teardown access_context access_policy consent

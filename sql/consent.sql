@@ -66,7 +66,10 @@ SELECT scr.mint_context_token('cgw', 'c_gp', 'rp_c_gp', 'CGP', 'TREAT', NULL, 60
        scr.mint_context_token('cgw', 'c_clerk', 'rp_c_clerk', 'CED', 'ETREAT', NULL, 600) AS clerk1,
        scr.mint_context_token('cgw', 'c_gp', 'rp_c_gp', 'CGP', 'TREAT', NULL, 600) AS gp6,
        scr.mint_context_token('cgw', 'c_gp', 'rp_c_gp', 'CGP', 'TREAT', NULL, 600) AS gp7,
-       scr.mint_context_token('cgw', 'c_ed', 'rp_c_ed', 'CED', 'ETREAT', NULL, 600) AS ed5 \gset
+       scr.mint_context_token('cgw', 'c_ed', 'rp_c_ed', 'CED', 'ETREAT', NULL, 600) AS ed5,
+       scr.mint_context_token('cgw', 'c_gp', 'rp_c_gp', 'CGP', 'TREAT', NULL, 600) AS gp8,
+       scr.mint_context_token('cgw', 'c_gp', 'rp_c_gp', 'CGP', 'TREAT', NULL, 600) AS gp9,
+       scr.mint_context_token('cgw', 'c_ed', 'rp_c_ed', 'CED', 'ETREAT', NULL, 600) AS ed6 \gset
 
 \c - regress_consent_gw
 SET search_path = public, scr;
@@ -90,6 +93,12 @@ FROM public.csees(:'edl1', format('SELECT scr.break_glass(%s, %L, %L, 100000)', 
 SELECT 'gp' AS who, patients, entries, result IS NOT NULL AS recorded
 FROM public.csees(:'gp2', format('SELECT scr.record_consent(%s, %L)', :dee, 'deny'));
 SELECT 'gp' AS who, * FROM public.csees(:'gp3');
+-- The patient summary says what is withheld and why, never what.
+BEGIN;
+SELECT scr.open_context(:'gp8');
+SELECT * FROM scr.patient_summary(:dee);
+SELECT kind, display, organisation FROM scr.clinical_entry WHERE patient_id = :eli;
+COMMIT;
 -- The ED doctor's break-glass, still running, does not override dissent:
 -- the stub only.
 SELECT 'ed' AS who, * FROM public.csees(:'ed5');
@@ -108,9 +117,27 @@ SELECT 'gp' AS who, patients, entries, result FROM public.csees(:'gp4', format('
 SELECT 'gp' AS who, patients, entries, result IS NOT NULL AS recorded
 FROM public.csees(:'gp5', format('SELECT scr.record_consent(%s, %L, actor_ods => %L, sensitivity_category => %L)', :dee, 'permit', 'CGP', 'hiv_sti'));
 SELECT 'gp' AS who, * FROM public.csees(:'gp6');
+-- The ED doctor (break-glass, no seal permit) is told the clinic's result
+-- is sealed; the summary refuses a patient the caller may not see.
+BEGIN;
+SELECT scr.open_context(:'ed6');
+SELECT * FROM scr.patient_summary(:dee);
+SELECT display FROM scr.observations WHERE patient_id = :dee;
+SAVEPOINT s;
+\set VERBOSITY sqlstate
+SELECT * FROM scr.patient_summary(:eli);
+\set VERBOSITY default
+ROLLBACK TO s;
+COMMIT;
 -- A denial of one kind hides only that kind.
 SELECT 'gp' AS who, patients, entries, result IS NOT NULL AS recorded
 FROM public.csees(:'gp7', format('SELECT scr.record_consent(%s, %L, entry_kind => %L)', :eli, 'deny', 'problem'));
+
+BEGIN;
+SELECT scr.open_context(:'gp9');
+SELECT * FROM scr.patient_summary(:eli);
+SELECT count(*) AS eli_problems_visible FROM scr.problems WHERE patient_id = :eli;
+COMMIT;
 
 \c - postgres
 DROP FUNCTION public.csees(text, text);

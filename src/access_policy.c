@@ -419,6 +419,27 @@ text_equals(text *t, const char *s)
 	return strlen(s) == (size_t) len && memcmp(VARDATA_ANY(t), s, len) == 0;
 }
 
+/* Whether a patient's consent rules deny an entry of this kind and category. */
+static bool
+consent_denies(PatientRules *rules, text *kind, text *category)
+{
+	int			i;
+
+	for (i = 0; rules && i < rules->nrules; i++)
+	{
+		ConsentRule *r = &rules->rules[i];
+
+		if (!r->deny || r->overridden)
+			continue;
+		if (r->purpose[0] && strcmp(r->purpose, access_context_purpose()) != 0)
+			continue;
+		if ((r->kind[0] == '\0' || text_equals(kind, r->kind)) &&
+			(r->category[0] == '\0' || (category && text_equals(category, r->category))))
+			return true;
+	}
+	return false;
+}
+
 /* scr.may_read_patient(patient_id bigint) returns boolean */
 PG_FUNCTION_INFO_V1(may_read_patient);
 Datum
@@ -468,18 +489,8 @@ may_read_entry(PG_FUNCTION_ARGS)
 
 		rules = hash_search(c->directives, &patient_id, HASH_FIND, NULL);
 	}
-	for (i = 0; rules && i < rules->nrules; i++)
-	{
-		ConsentRule *r = &rules->rules[i];
-
-		if (!r->deny || r->overridden)
-			continue;
-		if (r->purpose[0] && strcmp(r->purpose, access_context_purpose()) != 0)
-			continue;
-		if ((r->kind[0] == '\0' || text_equals(kind, r->kind)) &&
-			(r->category[0] == '\0' || (category && text_equals(category, r->category))))
-			PG_RETURN_BOOL(false);
-	}
+	if (consent_denies(rules, kind, category))
+		PG_RETURN_BOOL(false);
 
 	/*
 	 * Sealed categories: only the authoring organisation, or whom the
@@ -519,4 +530,49 @@ access_invalidate(PG_FUNCTION_ARGS)
 				 errmsg("scr.access_invalidate() must be called as a trigger")));
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * scr.entry_withheld_reason(patient_id, kind, sensitivity, category,
+ * ods_code) returns text: NULL when the acting professional may see the
+ * entry, else the class of reason it is withheld ('no_relationship',
+ * 'role', 'consent', 'sealed') -- never anything of its content.  For the
+ * patient summary's withheld counts.
+ */
+PG_FUNCTION_INFO_V1(entry_withheld_reason);
+Datum
+entry_withheld_reason(PG_FUNCTION_ARGS)
+{
+	AccessCache *c;
+	Datum		allowed;
+	text	   *kind;
+	text	   *category;
+	char		sensitivity;
+	int			i;
+	bool		role_ok = false;
+	PatientRules *rules;
+	int64		patient_id;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(4))
+		PG_RETURN_TEXT_P(cstring_to_text("no_relationship"));
+	allowed = may_read_entry(fcinfo);
+	if (DatumGetBool(allowed))
+		PG_RETURN_NULL();
+
+	c = current_cache();
+	patient_id = PG_GETARG_INT64(0);
+	if (c == NULL || !related(c, patient_id))
+		PG_RETURN_TEXT_P(cstring_to_text("no_relationship"));
+	kind = PG_GETARG_TEXT_PP(1);
+	sensitivity = PG_GETARG_CHAR(2);
+	category = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
+	for (i = 0; i < c->nkinds && !role_ok; i++)
+		role_ok = text_equals(kind, c->kinds[i]) && sensitivity <= c->max_sensitivity[i];
+	if (!role_ok)
+		PG_RETURN_TEXT_P(cstring_to_text("role"));
+	rules = hash_search(c->directives, &patient_id, HASH_FIND, NULL);
+	if (consent_denies(rules, kind, category))
+		PG_RETURN_TEXT_P(cstring_to_text("consent"));
+	/* Related, allowed by role, not denied: only a seal withholds it. */
+	PG_RETURN_TEXT_P(cstring_to_text("sealed"));
 }

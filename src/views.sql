@@ -1,0 +1,88 @@
+-- Views for clinicians' systems: every one is security_invoker, so the
+-- caller's row-level policies apply (a view owned by the extension's owner
+-- would otherwise read as its owner).
+
+-- The current record: entered-in-error left out, merged records read under
+-- the patient they became, with the organisation's name.
+CREATE VIEW scr.clinical_entry WITH (security_invoker = true) AS
+SELECT coalesce(p.merged_into, e.patient_id) AS patient_id, e.entry_id, e.kind, e.code_system,
+       e.code, e.display, e.status, e.effective_start, e.effective_end, e.author,
+       e.source_code, e.ods_code, o.name AS organisation, e.source_ref, e.source_timestamp,
+       e.received_at, e.sensitivity, e.sensitivity_category, e.payload, e.version
+FROM scr.entry e
+JOIN scr.patient p ON p.patient_id = e.patient_id
+LEFT JOIN scr.organisation o ON o.ods_code = e.ods_code
+WHERE e.status <> 'entered-in-error';
+COMMENT ON VIEW scr.clinical_entry IS 'The current record for clinicians'' systems (policies apply)';
+
+CREATE VIEW scr.problems WITH (security_invoker = true) AS
+    SELECT * FROM scr.clinical_entry WHERE kind = 'problem';
+CREATE VIEW scr.medications WITH (security_invoker = true) AS
+    SELECT * FROM scr.clinical_entry WHERE kind = 'medication';
+CREATE VIEW scr.allergies WITH (security_invoker = true) AS
+    SELECT * FROM scr.clinical_entry WHERE kind = 'allergy';
+CREATE VIEW scr.encounters WITH (security_invoker = true) AS
+    SELECT * FROM scr.clinical_entry WHERE kind = 'encounter';
+CREATE VIEW scr.observations WITH (security_invoker = true) AS
+    SELECT * FROM scr.clinical_entry WHERE kind = 'observation';
+CREATE VIEW scr.procedures WITH (security_invoker = true) AS
+    SELECT * FROM scr.clinical_entry WHERE kind = 'procedure';
+CREATE VIEW scr.documents WITH (security_invoker = true) AS
+    SELECT * FROM scr.clinical_entry WHERE kind = 'document';
+CREATE VIEW scr.alerts WITH (security_invoker = true) AS
+    SELECT * FROM scr.clinical_entry WHERE kind = 'alert';
+CREATE VIEW scr.social_care_assessments WITH (security_invoker = true) AS
+    SELECT * FROM scr.clinical_entry WHERE kind = 'social_care_assessment';
+CREATE VIEW scr.end_of_life_preferences WITH (security_invoker = true) AS
+    SELECT * FROM scr.clinical_entry WHERE kind = 'end_of_life';
+CREATE VIEW scr.care_plans WITH (security_invoker = true) AS
+    SELECT * FROM scr.clinical_entry WHERE kind = 'care_plan';
+
+GRANT SELECT ON scr.clinical_entry, scr.problems, scr.medications, scr.allergies, scr.encounters,
+    scr.observations, scr.procedures, scr.documents, scr.alerts, scr.social_care_assessments,
+    scr.end_of_life_preferences, scr.care_plans TO scr_clinical_gateway;
+
+CREATE FUNCTION scr.entry_withheld_reason(patient_id bigint, kind text, sensitivity "char",
+                                          category text, ods_code text) RETURNS text
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED;
+REVOKE ALL ON FUNCTION scr.entry_withheld_reason(bigint, text, "char", text, text) FROM PUBLIC;
+
+-- One patient's summary for the acting professional: what they may see,
+-- counted by kind, and how many entries are withheld from them and why
+-- (reason class and count only, never content).  SECURITY DEFINER to count
+-- what the caller cannot see; it answers only for a patient the caller may
+-- see.
+CREATE FUNCTION scr.patient_summary(patient_id bigint)
+RETURNS TABLE (kind text, visible bigint, withheld bigint, withheld_reasons text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    root bigint := scr.current_patient_id(patient_summary.patient_id);
+BEGIN
+    IF root IS NULL OR NOT scr.may_read_patient(root) THEN
+        RAISE EXCEPTION 'no legitimate relationship with patient %', patient_summary.patient_id
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN QUERY
+    WITH judged AS (
+        SELECT e.kind, scr.entry_withheld_reason(e.patient_id, e.kind, e.sensitivity,
+                                                 e.sensitivity_category, e.ods_code) AS reason
+        FROM scr.entry e
+        JOIN scr.patient p ON p.patient_id = e.patient_id
+        WHERE coalesce(p.merged_into, p.patient_id) = root AND e.status <> 'entered-in-error'
+    )
+    SELECT k.kind, count(j.kind) FILTER (WHERE j.reason IS NULL),
+           count(j.kind) FILTER (WHERE j.reason IS NOT NULL),
+           (SELECT string_agg(r || ' ' || n, ', ' ORDER BY r)
+            FROM (SELECT j2.reason AS r, count(*) AS n FROM judged j2
+                  WHERE j2.kind = k.kind AND j2.reason IS NOT NULL GROUP BY 1) x)
+    FROM scr.entry_kind k
+    LEFT JOIN judged j ON j.kind = k.kind
+    GROUP BY k.kind
+    HAVING count(j.kind) > 0
+    ORDER BY k.kind;
+END
+$$;
+COMMENT ON FUNCTION scr.patient_summary(bigint) IS
+    'what the acting professional may see of a patient, by kind, with withheld counts by reason class';
+REVOKE ALL ON FUNCTION scr.patient_summary(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION scr.patient_summary(bigint) TO scr_clinical_gateway;

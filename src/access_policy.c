@@ -84,6 +84,24 @@ typedef struct PatientRules
 } PatientRules;
 
 static AccessCache cache = {0};
+
+/*
+ * Patients whose wishes limit reporting and secondary use, for every
+ * reader (no context needed): those who dissent from the shared record, and
+ * those with a National Data Opt-out or a Type 1 objection.  Built and
+ * dropped like the access cache.
+ */
+typedef struct PopulationCache
+{
+	bool		valid;
+	HTAB	   *dissent;		/* int64 patient ids, merge groups included */
+	HTAB	   *opted_out;
+	int			nsealed;
+	char		sealed[MAX_SEALED][NAMELEN];
+} PopulationCache;
+
+static PopulationCache population = {0};
+static MemoryContext population_context = NULL;
 static TimestampTz last_statement = 0;
 static uint64 generation = 0;	/* bumped by every relevant invalidation */
 static MemoryContext cache_context = NULL;
@@ -92,7 +110,7 @@ static MemoryContext cache_context = NULL;
 static const char *const watched_names[] = {
 	"relationship", "role_profile", "professional", "job_role_activity",
 	"activity_access", "sensitivity_category", "patient_merge",
-	"consent_directive", "break_glass"
+	"consent_directive", "break_glass", "patient_opt_out"
 };
 static Oid	watched[lengthof(watched_names)];
 static bool watched_known = false;
@@ -128,6 +146,7 @@ access_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 	{
 		generation++;
 		cache.valid = false;
+		population.valid = false;
 	}
 }
 
@@ -575,4 +594,154 @@ entry_withheld_reason(PG_FUNCTION_ARGS)
 		PG_RETURN_TEXT_P(cstring_to_text("consent"));
 	/* Related, allowed by role, not denied: only a seal withholds it. */
 	PG_RETURN_TEXT_P(cstring_to_text("sealed"));
+}
+
+/* Fill set with the first column (bigint) of every row of query. */
+static HTAB *
+load_id_set(const char *name, const char *query)
+{
+	HASHCTL		ctl;
+	HTAB	   *set;
+	uint64		i;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(int64);
+	ctl.hcxt = population_context;
+	set = hash_create(name, 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	spi_run(query, 0, NULL);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+													 SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (!isnull)
+			hash_search(set, &id, HASH_ENTER, NULL);
+	}
+	return set;
+}
+
+static PopulationCache *
+current_population(void)
+{
+	Oid			save_userid;
+	int			save_sec;
+	uint64		start_generation;
+	uint64		i;
+
+	if (GetCurrentStatementStartTimestamp() != last_statement)
+	{
+		AcceptInvalidationMessages();
+		last_statement = GetCurrentStatementStartTimestamp();
+	}
+	if (population.valid)
+		return &population;
+
+	if (population_context == NULL)
+		population_context = AllocSetContextCreate(TopMemoryContext, "scr population cache",
+												   ALLOCSET_DEFAULT_SIZES);
+	MemoryContextReset(population_context);
+	if (!watched_known)
+		learn_watched();
+	start_generation = generation;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(tables_owner(),
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		population.dissent =
+			load_id_set("scr dissent",
+						"SELECT p.patient_id FROM scr.consent_directive d"
+						" JOIN scr.patient dp ON dp.patient_id = d.patient_id"
+						" JOIN scr.patient p ON coalesce(p.merged_into, p.patient_id) = coalesce(dp.merged_into, dp.patient_id)"
+						" WHERE d.status = 'active' AND d.provision = 'deny'"
+						"   AND d.actor_professional IS NULL AND d.actor_ods IS NULL"
+						"   AND d.entry_kind IS NULL AND d.sensitivity_category IS NULL AND d.purpose IS NULL"
+						"   AND d.valid_from <= statement_timestamp()"
+						"   AND (d.valid_to IS NULL OR d.valid_to > statement_timestamp())");
+		population.opted_out =
+			load_id_set("scr opted out",
+						"SELECT p.patient_id FROM scr.patient_opt_out o"
+						" JOIN scr.patient op ON op.patient_id = o.patient_id"
+						" JOIN scr.patient p ON coalesce(p.merged_into, p.patient_id) = coalesce(op.merged_into, op.patient_id)"
+						" WHERE o.national_data_opt_out OR o.type1_objection");
+		spi_run("SELECT category FROM scr.sensitivity_category WHERE sealed ORDER BY category", 0, NULL);
+		population.nsealed = 0;
+		for (i = 0; i < SPI_processed && population.nsealed < MAX_SEALED; i++)
+			strlcpy(population.sealed[population.nsealed++],
+					SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1), NAMELEN);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
+	population.valid = (generation == start_generation);
+	return &population;
+}
+
+static bool
+in_set(HTAB *set, int64 id)
+{
+	bool		found;
+
+	hash_search(set, &id, HASH_FIND, &found);
+	return found;
+}
+
+/*
+ * scr.may_report(patient_id bigint, sensitivity "char", category text)
+ * returns boolean: the reporting policy.  Reports never include patients who
+ * dissent from the shared record, very restricted (V) entries, or entries
+ * in sealed categories.  National Data Opt-out and Type 1 objections do not
+ * apply here (reporting for the running of services is not secondary use).
+ */
+PG_FUNCTION_INFO_V1(may_report);
+Datum
+may_report(PG_FUNCTION_ARGS)
+{
+	PopulationCache *pc;
+	int			i;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	pc = current_population();
+	if (in_set(pc->dissent, PG_GETARG_INT64(0)))
+		PG_RETURN_BOOL(false);
+	if (!PG_ARGISNULL(1) && PG_GETARG_CHAR(1) == 'V')
+		PG_RETURN_BOOL(false);
+	if (!PG_ARGISNULL(2))
+	{
+		text	   *category = PG_GETARG_TEXT_PP(2);
+
+		for (i = 0; i < pc->nsealed; i++)
+			if (text_equals(category, pc->sealed[i]))
+				PG_RETURN_BOOL(false);
+	}
+	PG_RETURN_BOOL(true);
+}
+
+/*
+ * scr.may_use_secondary(patient_id bigint, category text) returns boolean:
+ * secondary use (research, planning) leaves out patients with a National
+ * Data Opt-out, a Type 1 objection or dissent, and every entry in a
+ * sensitive category.
+ */
+PG_FUNCTION_INFO_V1(may_use_secondary);
+Datum
+may_use_secondary(PG_FUNCTION_ARGS)
+{
+	PopulationCache *pc;
+	int64		id;
+
+	if (PG_ARGISNULL(0) || !PG_ARGISNULL(1))
+		PG_RETURN_BOOL(false);
+	pc = current_population();
+	id = PG_GETARG_INT64(0);
+	PG_RETURN_BOOL(!in_set(pc->dissent, id) && !in_set(pc->opted_out, id));
 }

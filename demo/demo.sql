@@ -4,10 +4,11 @@
 --   1. NHS numbers are a type
 --   2. A synthetic area: 10,000 people, seven sources, loaded through the feeds
 --   3. The record: patients, linkage, entries, sensitive content
---   4. A dead letter and its replay
---   5. Versions: corrections, late arrivals, entered-in-error, the record as of a time
---   6. One patient's combined record, with provenance
---   7. A merge (HL7 A40) and its unmerge
+--   4. Reading as different professionals: context tokens and row-level security
+--   5. A dead letter and its replay
+--   6. Versions: corrections, late arrivals, entered-in-error, the record as of a time
+--   7. One patient's combined record, with provenance
+--   8. A merge (HL7 A40) and its unmerge
 
 \set QUIET on
 \set ECHO none
@@ -97,7 +98,9 @@ SELECT role_name, source_code FROM scr.feed_binding ORDER BY source_code;
 \echo '==== 3. The record ================================================='
 \echo
 
-\echo '-- There is no access control yet (professionals, consent and row-level policies come next): this demo reads as the superuser.'
+\echo '-- Read as the superuser, who bypasses row-level security: the whole'
+\echo '-- record.  Section 4 reads it as care professionals do; the sections after'
+\echo '-- it are the superuser''s again.'
 
 \echo '-- People in the area, the patients the record made of them, and what it holds.'
 SELECT (SELECT count(*) FROM synthetic.person) AS people,
@@ -152,8 +155,8 @@ GROUP BY e.source_code, o.name
 ORDER BY entries DESC, e.source_code;
 
 \echo '-- Sensitive entries: HL7 confidentiality (N normal, R restricted, V very'
-\echo '-- restricted) and a category.  Sealed categories will be visible only to'
-\echo '-- the authoring organisation once the access-control layer enforces them.'
+\echo '-- restricted) and a category.  A sealed category is visible only to the'
+\echo '-- organisation that wrote the entry (section 4).'
 SELECT e.sensitivity, e.sensitivity_category AS category, c.sealed,
        count(*) AS entries, count(DISTINCT e.patient_id) AS patients
 FROM scr.entry e LEFT JOIN scr.sensitivity_category c ON c.category = e.sensitivity_category
@@ -161,7 +164,235 @@ GROUP BY 1, 2, 3
 ORDER BY 1, 2;
 
 \echo
-\echo '==== 4. A dead letter and its replay ==============================='
+\echo '==== 4. Reading as different professionals ========================='
+\echo
+
+\echo '-- The patient this demo follows from here on: the first (by id) known to'
+\echo '-- a GP practice, the hospital and mental health services whose sources'
+\echo '-- disagree about a name or postcode.'
+SELECT si.patient_id AS show_patient
+FROM scr.source_identifier si JOIN scr.source_system ss USING (source_code)
+GROUP BY si.patient_id
+HAVING bool_or(ss.kind = 'gp') AND bool_or(ss.kind = 'acute') AND bool_or(ss.kind = 'mental_health')
+   AND (count(DISTINCT si.given_name) > 1 OR count(DISTINCT si.family_name) > 1
+        OR count(DISTINCT si.postcode) > 1)
+ORDER BY si.patient_id LIMIT 1 \gset
+
+\echo '-- Reading starts from a legitimate relationship with the patient.  The'
+\echo '-- feeds made this patient''s: registration with the practice, admission to'
+\echo '-- the hospital, referral to mental health services.'
+SELECT r.ods_code, o.name AS organisation, r.kind, r.created_by
+FROM scr.relationship r JOIN scr.organisation o USING (ods_code)
+WHERE r.patient_id = :show_patient
+ORDER BY r.ods_code;
+
+\echo '-- Then the professional''s job role (a national RBAC R-code) carries'
+\echo '-- activities (B-codes), and each activity lets its holder read some entry'
+\echo '-- kinds up to a sensitivity (N < R < V).  The reading activities shipped:'
+SELECT a.activity, a.name,
+       CASE WHEN count(aa.kind) = (SELECT count(*) FROM scr.entry_kind) THEN 'every kind'
+            ELSE coalesce(string_agg(aa.kind, ', ' ORDER BY aa.kind), '(demographics only)') END AS kinds,
+       max(aa.max_sensitivity) AS up_to
+FROM scr.activity a LEFT JOIN scr.activity_access aa USING (activity)
+WHERE a.activity IN ('B1001', 'B0264', 'B0370', 'B1002')
+GROUP BY a.activity, a.name
+ORDER BY a.activity;
+
+\echo '-- Seven professionals, each with one role profile (professional x'
+\echo '-- organisation x job role); one works for a trust outside the area.'
+INSERT INTO scr.organisation (ods_code, name, kind)
+VALUES ('RZZ', 'Out of Area NHS Trust', 'nhs_trust');
+INSERT INTO scr.professional (professional_id, name) VALUES
+    ('dr_patel', 'Dr Asha Patel'), ('rec_lee', 'Sam Lee'), ('dr_obi', 'Dr Ngozi Obi'),
+    ('nurse_hill', 'Jo Hill'), ('sw_cole', 'Pat Cole'), ('dr_rahman', 'Dr Amir Rahman'),
+    ('dr_far', 'Dr Kim Far');
+INSERT INTO scr.role_profile (role_profile_id, professional_id, ods_code, job_role) VALUES
+    ('dr_patel.B86001', 'dr_patel', 'B86001', 'R8000'),
+    ('rec_lee.B86001', 'rec_lee', 'B86001', 'R8010'),
+    ('dr_obi.B86003', 'dr_obi', 'B86003', 'R8000'),
+    ('nurse_hill.RR8', 'nurse_hill', 'RR8', 'R8001'),
+    ('sw_cole.LA123', 'sw_cole', 'LA123', 'R8004'),
+    ('dr_rahman.RGD', 'dr_rahman', 'RGD', 'R8003'),
+    ('dr_far.RZZ', 'dr_far', 'RZZ', 'R8000');
+SELECT rp.role_profile_id, p.name, rp.job_role, j.name AS job_role_name,
+       string_agg(jra.activity, ' ' ORDER BY jra.activity) AS activities
+FROM scr.role_profile rp
+JOIN scr.professional p USING (professional_id)
+JOIN scr.job_role j USING (job_role)
+JOIN scr.job_role_activity jra USING (job_role)
+GROUP BY rp.role_profile_id, p.name, rp.job_role, j.name
+ORDER BY rp.ods_code, rp.job_role;
+
+\echo '-- Professionals read through their clinical systems, which reach the'
+\echo '-- record through a gateway: a login in scr_clinical_gateway.  For each'
+\echo '-- transaction the gateway opens a context with a token that the trusted'
+\echo '-- calling system signed with a key the database holds (HMAC-SHA256),'
+\echo '-- naming the professional, role profile, organisation and purpose of use.'
+\echo '-- Here the database signs them itself, as the superuser (only the'
+\echo '-- superuser may), and psql keeps them in variables: a token is a bearer'
+\echo '-- credential, so it is never printed.'
+INSERT INTO scr.context_key (key_id, secret)
+VALUES ('demo', decode(md5(gen_random_uuid()::text) || md5(gen_random_uuid()::text), 'hex'));
+CREATE ROLE demo_gateway LOGIN IN ROLE scr_clinical_gateway;
+SELECT scr.mint_context_token('demo', 'dr_patel', 'dr_patel.B86001', 'B86001', 'TREAT') AS t_dr_patel,
+       scr.mint_context_token('demo', 'rec_lee', 'rec_lee.B86001', 'B86001', 'TREAT') AS t_rec_lee,
+       scr.mint_context_token('demo', 'dr_obi', 'dr_obi.B86003', 'B86003', 'TREAT') AS t_dr_obi,
+       scr.mint_context_token('demo', 'nurse_hill', 'nurse_hill.RR8', 'RR8', 'TREAT') AS t_nurse_hill,
+       scr.mint_context_token('demo', 'sw_cole', 'sw_cole.LA123', 'LA123', 'TREAT') AS t_sw_cole,
+       scr.mint_context_token('demo', 'dr_rahman', 'dr_rahman.RGD', 'RGD', 'TREAT') AS t_dr_rahman,
+       scr.mint_context_token('demo', 'dr_far', 'dr_far.RZZ', 'RZZ', 'TREAT') AS t_dr_far,
+       scr.mint_context_token('demo', 'dr_obi', 'dr_obi.B86003', 'B86003', 'POPHLTH') AS t_dr_obi_research,
+       scr.mint_context_token('demo', 'dr_obi', 'dr_obi.B86003', 'B86003', 'TREAT') AS t_dr_obi_2 \gset
+
+\echo '-- What a professional sees, counted by a function any caller can run: it'
+\echo '-- opens the token''s context and counts the rows row-level security lets'
+\echo '-- through (it is SECURITY INVOKER: the policies are the caller''s).'
+CREATE FUNCTION public.demo_sees(token text, patient bigint)
+RETURNS TABLE (purpose text, patients bigint, entries bigint, restricted bigint,
+               very_restricted bigint, by_kind jsonb, this_patient text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF token IS NOT NULL THEN
+        PERFORM scr.open_context(token);
+    END IF;
+    RETURN QUERY SELECT
+        scr.context_purpose(),
+        (SELECT count(*) FROM scr.patient),
+        coalesce(sum(k.n), 0)::bigint, coalesce(sum(k.r), 0)::bigint, coalesce(sum(k.v), 0)::bigint,
+        coalesce(jsonb_object_agg(k.kind, k.n) FILTER (WHERE k.kind IS NOT NULL), '{}'),
+        CASE WHEN NOT EXISTS (SELECT FROM scr.patient p WHERE p.patient_id = patient) THEN 'not seen'
+             ELSE (SELECT coalesce(string_agg(x.kind || ' ' || x.n, ', ' ORDER BY x.kind), 'identity only')
+                   FROM (SELECT e.kind, count(*) AS n FROM scr.entry e
+                         WHERE e.patient_id = patient GROUP BY e.kind) x) END
+    FROM (SELECT e.kind, count(*) AS n,
+                 count(*) FILTER (WHERE e.sensitivity = 'R') AS r,
+                 count(*) FILTER (WHERE e.sensitivity = 'V') AS v
+          FROM scr.entry e GROUP BY e.kind) k;
+END $$;
+\echo '-- The whole record, as the superuser sees it (no context: superusers'
+\echo '-- bypass row-level security).'
+SELECT purpose, patients, entries, restricted, very_restricted, this_patient
+FROM public.demo_sees(NULL, :show_patient);
+
+\echo
+\echo '-- Now as the gateway.'
+\set demo_superuser :USER
+\c - demo_gateway
+SELECT current_user, pg_has_role('scr_clinical_gateway', 'member') AS in_gateway_role,
+       (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser;
+
+\echo '-- The gateway keeps the tokens it was handed in a temporary table.  (This'
+\echo '-- statement is shown as written, with psql variables: echoed after'
+\echo '-- substitution it would print the tokens.)'
+\echo 'CREATE TEMP TABLE demo_token (n, who, token) AS VALUES'
+\echo '    (1, ''dr_patel'', :''t_dr_patel''), (2, ''rec_lee'', :''t_rec_lee''), ...;'
+\set ECHO none
+CREATE TEMP TABLE demo_token (n, who, token) AS VALUES
+    (1, 'dr_patel', :'t_dr_patel'), (2, 'rec_lee', :'t_rec_lee'), (3, 'dr_obi', :'t_dr_obi'),
+    (4, 'nurse_hill', :'t_nurse_hill'), (5, 'sw_cole', :'t_sw_cole'),
+    (6, 'dr_rahman', :'t_dr_rahman'), (7, 'dr_far', :'t_dr_far'),
+    (8, 'dr_obi for research', :'t_dr_obi_research'), (9, 'dr_obi again', :'t_dr_obi_2');
+\set ECHO queries
+
+\echo
+\echo '-- With no context open, the gateway sees nothing at all.'
+SELECT (SELECT count(*) FROM scr.patient) AS patients,
+       (SELECT count(*) FROM scr.entry) AS entries,
+       (SELECT count(*) FROM scr.source_identifier) AS source_identifiers,
+       (SELECT count(*) FROM scr.relationship) AS relationships;
+
+\echo '-- One transaction as Dr Obi, a GP at the patient''s practice.'
+BEGIN;
+SELECT scr.open_context(token) FROM demo_token WHERE who = 'dr_obi again';
+SELECT scr.context_professional() AS professional, scr.context_role_profile() AS role_profile,
+       scr.context_organisation() AS organisation, scr.context_purpose() AS purpose;
+SELECT patient_id, given_name, family_name, birth_date, gp_practice
+FROM scr.patient WHERE patient_id = :show_patient;
+\echo '-- Restricted (R) entries are within a GP''s detailed-record activity: the'
+\echo '-- mental health services'' entries show alongside the practice''s own.'
+SELECT e.kind, e.sensitivity AS sens, e.sensitivity_category AS category, e.ods_code,
+       count(*) AS entries
+FROM scr.entry e WHERE e.patient_id = :show_patient
+GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 4;
+COMMIT;
+\echo '-- The context ended with the transaction: nothing again.'
+SELECT scr.context_professional() AS professional,
+       (SELECT count(*) FROM scr.patient) AS patients, (SELECT count(*) FROM scr.entry) AS entries;
+\echo '-- A token opens one context only: used again, it is refused.'
+\set ON_ERROR_STOP 0
+SELECT scr.open_context(token) FROM demo_token WHERE who = 'dr_obi again';
+\set ON_ERROR_STOP 1
+
+\echo
+\echo '-- Each professional in turn: each row opens that professional''s context'
+\echo '-- and counts what they see (kept in a temporary table to show two ways).'
+CREATE TEMP TABLE seen AS
+SELECT t.n, t.who, s.*
+FROM demo_token t CROSS JOIN LATERAL public.demo_sees(t.token, :show_patient) s
+WHERE t.who <> 'dr_obi again';
+\echo '-- Patients and entries in the whole area, how many of those entries are'
+\echo '-- restricted (R) or very restricted (V), and what of this patient.'
+SELECT who, purpose, patients, entries, restricted, very_restricted, this_patient
+FROM seen ORDER BY n;
+\echo '-- The area''s entries each sees, by kind (pivoted by psql''s \\crosstabview;'
+\echo '-- blank: none; rec_lee, dr_far and the research purpose see none at all).'
+SELECT s.n, s.who, k.kind, k.entries::int AS entries
+FROM seen s, jsonb_each(s.by_kind) AS k(kind, entries)
+ORDER BY k.kind, s.n \crosstabview kind who entries n
+
+\echo '-- dr_patel and rec_lee see Riverside''s patients, not this one (registered'
+\echo '-- at Canal Street); the receptionist only their identities.  The nurse sees'
+\echo '-- the hospital''s patients and the mental health clinician the trust''s'
+\echo '-- referrals, with every source''s entries.  The social worker sees the'
+\echo '-- council''s clients, social care kinds up to R and summary kinds at N.'
+\echo '-- The out-of-area doctor has no relationship with anyone, and a purpose'
+\echo '-- that is not direct care (POPHLTH, population health) opens nothing.'
+\echo
+\echo '-- No one saw a V entry: no shipped activity reads above R.  The V entries'
+\echo '-- are the practices'' HIV results, in a sealed category (hiv_sti): only the'
+\echo '-- organisation that wrote one may see it.  To show sealing at work, back'
+\echo '-- as the superuser: Riverside''s HIV results, and those of patients the'
+\echo '-- hospital treats; then an operator lets the detailed record (B0370) read'
+\echo '-- observations up to V.'
+\c - :demo_superuser
+\set ECHO none
+SET datestyle = ISO;
+SET timezone = 'Europe/London';
+SET scr.allow_test_nhs_numbers = on;
+\set ECHO queries
+SELECT count(*) FILTER (WHERE e.ods_code = 'B86001') AS riverside_hiv_results,
+       count(*) FILTER (WHERE EXISTS (SELECT FROM scr.relationship r
+                                      WHERE r.patient_id = e.patient_id AND r.ods_code = 'RR8'))
+           AS hiv_results_of_hospital_patients
+FROM scr.entry e WHERE e.sensitivity_category = 'hiv_sti';
+UPDATE scr.activity_access SET max_sensitivity = 'V' WHERE activity = 'B0370' AND kind = 'observation';
+SELECT scr.mint_context_token('demo', 'dr_patel', 'dr_patel.B86001', 'B86001', 'TREAT') AS t_dr_patel,
+       scr.mint_context_token('demo', 'nurse_hill', 'nurse_hill.RR8', 'RR8', 'TREAT') AS t_nurse_hill \gset
+\c - demo_gateway
+\echo '-- The practice''s doctor now sees the practice''s own HIV results; the'
+\echo '-- hospital nurse, whose role now reads V too, still sees none: sealed.'
+\echo 'CREATE TEMP TABLE demo_token (n, who, token) AS VALUES'
+\echo '    (1, ''dr_patel'', :''t_dr_patel''), (2, ''nurse_hill'', :''t_nurse_hill'');'
+\set ECHO none
+CREATE TEMP TABLE demo_token (n, who, token) AS VALUES
+    (1, 'dr_patel', :'t_dr_patel'), (2, 'nurse_hill', :'t_nurse_hill');
+\set ECHO queries
+SELECT t.who, s.patients, s.entries, s.restricted, s.very_restricted, (s.by_kind -> 'observation')::int AS observations
+FROM demo_token t CROSS JOIN LATERAL public.demo_sees(t.token, :show_patient) s
+ORDER BY t.n;
+
+\echo '-- Back to the superuser for the rest of the demo; the operator''s change is'
+\echo '-- undone.'
+\c - :demo_superuser
+\set ECHO none
+SET datestyle = ISO;
+SET timezone = 'Europe/London';
+SET scr.allow_test_nhs_numbers = on;
+\set ECHO queries
+UPDATE scr.activity_access SET max_sensitivity = 'R' WHERE activity = 'B0370' AND kind = 'observation';
+
+\echo
+\echo '==== 5. A dead letter and its replay ==============================='
 \echo
 
 \echo '-- Someone the hospital has never sent: the first person (by id) known only'
@@ -252,7 +483,7 @@ SELECT e.patient_id, e.kind, e.display, e.status, e.source_code, e.ods_code, e.v
 FROM scr.entry e WHERE e.source_code = 'acute_pas' AND e.source_ref = 'ED-2024-0001';
 
 \echo
-\echo '==== 5. Versions =================================================='
+\echo '==== 6. Versions =================================================='
 \echo
 
 \echo '-- Each entry is identified by its source''s reference (source_ref); its'
@@ -337,18 +568,11 @@ LEFT JOIN LATERAL (SELECT * FROM scr.entries_as_of(:ed_patient_id, m.at) x
 ORDER BY m.label, e.source_ref;
 
 \echo
-\echo '==== 6. One patient''s combined record =============================='
+\echo '==== 7. One patient''s combined record =============================='
 \echo
 
-\echo '-- The first patient (by id) known to a GP practice, the hospital and mental'
-\echo '-- health services whose sources disagree about a name or postcode.'
-SELECT si.patient_id AS show_patient
-FROM scr.source_identifier si JOIN scr.source_system ss USING (source_code)
-GROUP BY si.patient_id
-HAVING bool_or(ss.kind = 'gp') AND bool_or(ss.kind = 'acute') AND bool_or(ss.kind = 'mental_health')
-   AND (count(DISTINCT si.given_name) > 1 OR count(DISTINCT si.family_name) > 1
-        OR count(DISTINCT si.postcode) > 1)
-ORDER BY si.patient_id LIMIT 1 \gset
+\echo '-- The patient section 4 read as different professionals, now read whole'
+\echo '-- as the superuser.'
 SELECT scr.nhs_number_display(nhs_number) AS show_nhs FROM scr.patient
 WHERE patient_id = :show_patient \gset
 
@@ -382,7 +606,7 @@ ORDER BY e.effective_start DESC, e.entry_id
 LIMIT 30;
 
 \echo
-\echo '==== 7. A merge (HL7 A40) and its unmerge =========================='
+\echo '==== 8. A merge (HL7 A40) and its unmerge =========================='
 \echo
 
 \echo '-- The hospital''s ED registered this patient as an unknown arrival, without'

@@ -68,7 +68,10 @@ SELECT scr.mint_context_token('gw', 'dr_gp', 'rp_dr_gp', 'GP1', 'TREAT') AS t_dr
        scr.mint_context_token('gw', 'dr_far', 'rp_dr_far', 'FAR', 'TREAT') AS t_dr_far2,
        scr.mint_context_token('gw', 'dr_gp', 'rp_dr_gp', 'GP1', 'TREAT') AS t_dr_gp2,
        scr.mint_context_token('gw', 'dr_gp', 'rp_dr_gp', 'GP1', 'TREAT') AS t_dr_gp3,
-       scr.mint_context_token('gw', 'nurse_hosp', 'rp_nurse_hosp', 'HOSP', 'TREAT') AS t_nurse_hosp2 \gset
+       scr.mint_context_token('gw', 'nurse_hosp', 'rp_nurse_hosp', 'HOSP', 'TREAT') AS t_nurse_hosp2,
+       scr.mint_context_token('gw', 'dr_gum', 'rp_dr_gum', 'GUM', 'TREAT') AS t_dr_gum2,
+       scr.mint_context_token('gw', 'dr_gp', 'rp_dr_gp', 'GP1', 'TREAT') AS t_dr_gp4,
+       scr.mint_context_token('gw', 'dr_gp', 'rp_dr_gp', 'GP1', 'TREAT', :bob) AS t_dr_gp_bob \gset
 
 \c - regress_gateway
 SET search_path = public, scr;
@@ -135,6 +138,25 @@ SELECT scr.open_context(:'t_nurse_hosp2');
 COPY (SELECT display FROM scr.entry ORDER BY display) TO STDOUT;
 COPY scr.entry (display) TO STDOUT;
 COMMIT;
+
+-- A context that names a patient sees that patient only.
+SELECT 'dr_gp with Bob in context' AS who, * FROM public.sees(:'t_dr_gp_bob');
+
+-- However many categories are sealed, every one stays sealed (the list is
+-- never cut short): 70 more sealed categories sorting before hiv_sti.
+\c - postgres
+INSERT INTO scr.sensitivity_category
+SELECT 'aa' || lpad(i::text, 2, '0'), 'filler', true FROM generate_series(1, 70) i;
+-- The clinic's doctor still sees its own HIV result; the practice's doctor
+-- still does not.
+\c - regress_gateway
+SET search_path = public, scr;
+SELECT 'dr_gum' AS who, entries LIKE '%HIV test%' AS sees_hiv FROM public.sees(:'t_dr_gum2');
+SELECT 'dr_gp' AS who, entries LIKE '%HIV test%' AS sees_hiv FROM public.sees(:'t_dr_gp4');
+\c - postgres
+DELETE FROM scr.sensitivity_category WHERE description = 'filler';
+\c - regress_gateway
+SET search_path = public, scr;
 
 -- Writes are not for the gateway: the feed functions are the only writers.
 \set ON_ERROR_STOP 0

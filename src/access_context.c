@@ -638,3 +638,9 @@ access_context_purpose(void)
 {
 	return acting.active ? acting.purpose : NULL;
 }
+
+int64
+access_context_patient_id(void)
+{
+	return acting.active ? acting.patient_id : 0;
+}

@@ -44,8 +44,6 @@
 
 #include "scr.h"
 
-#define MAX_KINDS 64
-#define MAX_SEALED 64
 #define NAMELEN 65
 
 typedef struct AccessCache
@@ -57,10 +55,15 @@ typedef struct AccessCache
 	TimestampTz valid_until;	/* a relationship starts or ends then */
 	bool		demographics;
 	int			nkinds;
-	char		kinds[MAX_KINDS][NAMELEN];
-	char		max_sensitivity[MAX_KINDS];
+	char	  **kinds;			/* arrays sized to what was loaded */
+	char	   *max_sensitivity;
 	int			nsealed;
-	char		sealed[MAX_SEALED][NAMELEN];
+	char	  **sealed;
+	bool		reads_in;		/* this organisation reads others' entries */
+	int			nprivate;		/* organisations that do not share out */
+	char	  **private_orgs;
+	int64		patient;		/* the patient in context, 0 if none */
+	HTAB	   *patient_group;	/* that patient's merge group */
 	HTAB	   *related;		/* int64 patient ids */
 	HTAB	   *directives;		/* PatientRules by patient id */
 } AccessCache;
@@ -97,7 +100,7 @@ typedef struct PopulationCache
 	HTAB	   *dissent;		/* int64 patient ids, merge groups included */
 	HTAB	   *opted_out;
 	int			nsealed;
-	char		sealed[MAX_SEALED][NAMELEN];
+	char	  **sealed;
 } PopulationCache;
 
 static PopulationCache population = {0};
@@ -110,7 +113,7 @@ static MemoryContext cache_context = NULL;
 static const char *const watched_names[] = {
 	"relationship", "role_profile", "professional", "job_role_activity",
 	"activity_access", "sensitivity_category", "patient_merge",
-	"consent_directive", "break_glass", "patient_opt_out"
+	"consent_directive", "break_glass", "patient_opt_out", "organisation_sharing"
 };
 static Oid	watched[lengthof(watched_names)];
 static bool watched_known = false;
@@ -187,6 +190,24 @@ learn_watched(void)
 	for (i = 0; i < (int) lengthof(watched_names); i++)
 		watched[i] = get_relname_relid(watched_names[i], nsp);
 	watched_known = true;
+}
+
+/*
+ * The first column of every row of the last SPI result, copied into cxt.
+ * Sized to the result: nothing is ever cut off (a cut-off list of sealed
+ * categories or private organisations would fail open).
+ */
+static char **
+spi_column_strings(MemoryContext cxt, int *n)
+{
+	char	  **result = MemoryContextAlloc(cxt, sizeof(char *) * (SPI_processed + 1));
+	uint64		i;
+
+	for (i = 0; i < SPI_processed; i++)
+		result[i] = MemoryContextStrdup(cxt, SPI_getvalue(SPI_tuptable->vals[i],
+														  SPI_tuptable->tupdesc, 1));
+	*n = (int) SPI_processed;
+	return result;
 }
 
 static void
@@ -337,6 +358,37 @@ cache_load(const char *professional, const char *role_profile, const char *ods)
 			strlcpy(rule->category, SPI_getvalue(tup, td, 6), NAMELEN);
 		}
 
+		/*
+		 * A patient in context (the calling system opened one patient's
+		 * record): only that patient's merge group is visible.
+		 */
+		cache.patient = access_context_patient_id();
+		cache.patient_group = NULL;
+		if (cache.patient != 0)
+		{
+			char		idtext[32];
+
+			snprintf(idtext, sizeof(idtext), INT64_FORMAT, cache.patient);
+			args[0] = CStringGetTextDatum(idtext);
+			spi_run("SELECT p.patient_id FROM scr.patient p JOIN scr.patient c"
+					" ON coalesce(p.merged_into, p.patient_id) = coalesce(c.merged_into, c.patient_id)"
+					" WHERE c.patient_id = $1::bigint", 1, args);
+			memset(&ctl, 0, sizeof(ctl));
+			ctl.keysize = sizeof(int64);
+			ctl.entrysize = sizeof(int64);
+			ctl.hcxt = cache_context;
+			cache.patient_group = hash_create("scr patient in context", 16, &ctl,
+											  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+			for (i = 0; i < SPI_processed; i++)
+			{
+				bool		isnull;
+				int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+															 SPI_tuptable->tupdesc, 1, &isnull));
+
+				hash_search(cache.patient_group, &id, HASH_ENTER, NULL);
+			}
+		}
+
 		/* What the role profile's activities allow. */
 		args[0] = CStringGetTextDatum(role_profile);
 		spi_run("SELECT aa.kind, max(aa.max_sensitivity)::text"
@@ -345,26 +397,32 @@ cache_load(const char *professional, const char *role_profile, const char *ods)
 				" JOIN scr.activity_access aa ON aa.activity = jra.activity"
 				" WHERE rp.role_profile_id = $1 AND rp.active"
 				" GROUP BY aa.kind ORDER BY aa.kind", 1, args);
-		cache.nkinds = 0;
-		for (i = 0; i < SPI_processed && cache.nkinds < MAX_KINDS; i++)
+		cache.kinds = spi_column_strings(cache_context, &cache.nkinds);
+		cache.max_sensitivity = MemoryContextAlloc(cache_context, cache.nkinds + 1);
+		for (i = 0; i < SPI_processed; i++)
 		{
-			char	   *kind = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
 			char	   *sens = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
 
-			strlcpy(cache.kinds[cache.nkinds], kind, NAMELEN);
-			cache.max_sensitivity[cache.nkinds] = sens ? sens[0] : 'N';
-			cache.nkinds++;
+			cache.max_sensitivity[i] = sens ? sens[0] : 'N';
 		}
 		spi_run("SELECT 1 FROM scr.role_profile rp"
 				" JOIN scr.job_role_activity jra ON jra.job_role = rp.job_role"
 				" WHERE rp.role_profile_id = $1 AND rp.active AND jra.activity = 'B1001'", 1, args);
 		cache.demographics = SPI_processed > 0;
 
+		args[0] = CStringGetTextDatum(ods);
+		spi_run("SELECT coalesce((SELECT reads_in FROM scr.organisation_sharing WHERE ods_code = $1), true)",
+				1, args);
+		{
+			bool		isnull;
+
+			cache.reads_in = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		}
+		spi_run("SELECT ods_code FROM scr.organisation_sharing WHERE NOT shares_out ORDER BY ods_code", 0, NULL);
+		cache.private_orgs = spi_column_strings(cache_context, &cache.nprivate);
+
 		spi_run("SELECT category FROM scr.sensitivity_category WHERE sealed ORDER BY category", 0, NULL);
-		cache.nsealed = 0;
-		for (i = 0; i < SPI_processed && cache.nsealed < MAX_SEALED; i++)
-			strlcpy(cache.sealed[cache.nsealed++],
-					SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1), NAMELEN);
+		cache.sealed = spi_column_strings(cache_context, &cache.nsealed);
 
 		SPI_finish();
 	}
@@ -415,16 +473,27 @@ current_cache(void)
 		strcmp(cache.role_profile_id, role_profile) != 0 ||
 		strcmp(cache.professional_id, professional) != 0 ||
 		strcmp(cache.ods_code, ods) != 0 ||
+		cache.patient != access_context_patient_id() ||
 		GetCurrentStatementStartTimestamp() >= cache.valid_until)
 		cache_load(professional, role_profile, ods);
 	return &cache;
 }
 
+/*
+ * A legitimate relationship with the patient, and, when the context names a
+ * patient, the patient is that one (or merged with it).
+ */
 static bool
 related(AccessCache *c, int64 patient_id)
 {
 	bool		found;
 
+	if (c->patient_group)
+	{
+		hash_search(c->patient_group, &patient_id, HASH_FIND, &found);
+		if (!found)
+			return false;
+	}
 	hash_search(c->related, &patient_id, HASH_FIND, &found);
 	return found;
 }
@@ -501,6 +570,21 @@ may_read_entry(PG_FUNCTION_ARGS)
 		allowed = text_equals(kind, c->kinds[i]) && sensitivity <= c->max_sensitivity[i];
 	if (!allowed)
 		PG_RETURN_BOOL(false);
+
+	/*
+	 * Sharing agreements: another organisation's entry only if this one
+	 * reads in and that one shares out.
+	 */
+	if (!text_equals(PG_GETARG_TEXT_PP(4), c->ods_code))
+	{
+		text	   *ods = PG_GETARG_TEXT_PP(4);
+
+		if (!c->reads_in)
+			PG_RETURN_BOOL(false);
+		for (i = 0; i < c->nprivate; i++)
+			if (text_equals(ods, c->private_orgs[i]))
+				PG_RETURN_BOOL(false);
+	}
 
 	/* Consent: any matching denial hides the entry (deny overrides permit). */
 	{
@@ -589,6 +673,16 @@ entry_withheld_reason(PG_FUNCTION_ARGS)
 		role_ok = text_equals(kind, c->kinds[i]) && sensitivity <= c->max_sensitivity[i];
 	if (!role_ok)
 		PG_RETURN_TEXT_P(cstring_to_text("role"));
+	if (!text_equals(PG_GETARG_TEXT_PP(4), c->ods_code))
+	{
+		text	   *ods = PG_GETARG_TEXT_PP(4);
+
+		if (!c->reads_in)
+			PG_RETURN_TEXT_P(cstring_to_text("sharing"));
+		for (i = 0; i < c->nprivate; i++)
+			if (text_equals(ods, c->private_orgs[i]))
+				PG_RETURN_TEXT_P(cstring_to_text("sharing"));
+	}
 	rules = hash_search(c->directives, &patient_id, HASH_FIND, NULL);
 	if (consent_denies(rules, kind, category))
 		PG_RETURN_TEXT_P(cstring_to_text("consent"));
@@ -628,7 +722,6 @@ current_population(void)
 	Oid			save_userid;
 	int			save_sec;
 	uint64		start_generation;
-	uint64		i;
 
 	if (GetCurrentStatementStartTimestamp() != last_statement)
 	{
@@ -670,10 +763,7 @@ current_population(void)
 						" JOIN scr.patient p ON coalesce(p.merged_into, p.patient_id) = coalesce(op.merged_into, op.patient_id)"
 						" WHERE o.national_data_opt_out OR o.type1_objection");
 		spi_run("SELECT category FROM scr.sensitivity_category WHERE sealed ORDER BY category", 0, NULL);
-		population.nsealed = 0;
-		for (i = 0; i < SPI_processed && population.nsealed < MAX_SEALED; i++)
-			strlcpy(population.sealed[population.nsealed++],
-					SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1), NAMELEN);
+		population.sealed = spi_column_strings(population_context, &population.nsealed);
 		SPI_finish();
 	}
 	PG_FINALLY();

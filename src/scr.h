@@ -21,6 +21,7 @@ extern const char *access_context_professional(void);
 extern const char *access_context_role_profile(void);
 extern const char *access_context_organisation(void);
 extern const char *access_context_purpose(void);
+extern int64 access_context_patient_id(void);
 
 /* access_policy.c */
 extern void access_policy_init(void);

@@ -1,0 +1,81 @@
+-- Finding a patient, self-claimed and colleague-granted relationships, and
+-- per-organisation sharing agreements.
+SET search_path = public, scr;
+\set SHOW_CONTEXT never
+SET scr.allow_test_nhs_numbers = on;
+
+INSERT INTO scr.organisation (ods_code, name, kind) VALUES
+    ('RGP', 'Rel Practice', 'gp_practice'), ('RWI', 'Walk-in Centre', 'nhs_trust'),
+    ('RPR', 'Private Clinic', 'independent_provider');
+INSERT INTO scr.source_system (source_code, ods_code, kind) VALUES ('rgp', 'RGP', 'gp'), ('rpr', 'RPR', 'other');
+INSERT INTO scr.feed_binding VALUES (current_user, 'rgp'), (current_user, 'rpr');
+SELECT scr.ingest_person('rgp', 'jo', '{"given_name": "Jo", "nhs_number": "9990000042", "birth_date": "1955-05-05"}') AS jo \gset
+SELECT scr.ingest_person('rpr', 'p-jo', '{"nhs_number": "9990000042", "birth_date": "1955-05-05"}') = :jo AS linked;
+SELECT loaded FROM scr.ingest_batch('rgp', '[{"type": "entry", "local_id": "jo", "entry": {"kind": "problem", "source_ref": "j1", "source_timestamp": "2024-01-01", "status": "active", "display": "Angina"}}]');
+SELECT loaded FROM scr.ingest_batch('rpr', '[{"type": "entry", "local_id": "p-jo", "entry": {"kind": "procedure", "source_ref": "p1", "source_timestamp": "2024-01-01", "status": "completed", "display": "Private knee operation"}}]');
+INSERT INTO scr.professional (professional_id, name) VALUES ('r_wi', 'Nurse Walk-in'), ('r_gp', 'Dr Rel'), ('r_col', 'Dr Colleague');
+INSERT INTO scr.role_profile VALUES ('rp_r_wi', 'r_wi', 'RWI', 'R8001'), ('rp_r_gp', 'r_gp', 'RGP', 'R8000'),
+    ('rp_r_col', 'r_col', 'RWI', 'R8000');
+INSERT INTO scr.context_key (key_id, secret) VALUES ('rgw', decode(repeat('33', 32), 'hex'));
+CREATE ROLE regress_rel_gw LOGIN IN ROLE scr_clinical_gateway;
+CREATE ROLE regress_po LOGIN IN ROLE scr_privacy_officer;
+SELECT scr.mint_context_token('rgw', 'r_wi', 'rp_r_wi', 'RWI', 'TREAT') AS wi1,
+       scr.mint_context_token('rgw', 'r_wi', 'rp_r_wi', 'RWI', 'TREAT') AS wi2,
+       scr.mint_context_token('rgw', 'r_gp', 'rp_r_gp', 'RGP', 'TREAT') AS gp1,
+       scr.mint_context_token('rgw', 'r_gp', 'rp_r_gp', 'RGP', 'TREAT') AS gp2,
+       scr.mint_context_token('rgw', 'r_col', 'rp_r_col', 'RWI', 'TREAT') AS col1,
+       scr.mint_context_token('rgw', 'r_gp', 'rp_r_gp', 'RGP', 'TREAT') AS gp3 \gset
+
+\c - regress_rel_gw
+SET search_path = public, scr;
+-- A walk-in centre nurse finds Jo by NHS number (the id only), sees nothing
+-- yet, claims a relationship (with a reason), and then sees her record.
+BEGIN;
+SELECT scr.open_context(:'wi1');
+SELECT scr.find_patient('999 000 0042') = :jo AS found;
+SELECT count(*) AS before_claim FROM scr.entry WHERE patient_id = :jo;
+SAVEPOINT s;
+\set VERBOSITY sqlstate
+SELECT scr.claim_relationship(:jo, '   ');
+ROLLBACK TO s;
+SELECT scr.claim_relationship(:jo, 'walked in with chest pain', 7) IS NOT NULL AS claimed;
+\set VERBOSITY default
+SELECT display FROM scr.entry WHERE patient_id = :jo ORDER BY 1;
+COMMIT;
+-- Unknown numbers find nobody.
+BEGIN;
+SELECT scr.open_context(:'wi2');
+SELECT scr.find_patient('999 000 0050') IS NULL AS nobody;
+COMMIT;
+-- Without a context, no search.
+\set ON_ERROR_STOP 0
+SELECT scr.find_patient('999 000 0042');
+\set ON_ERROR_STOP 1
+
+-- The GP grants a colleague at the walk-in centre a relationship.
+BEGIN;
+SELECT scr.open_context(:'gp1');
+SELECT scr.grant_relationship(:jo, 'r_col', 14) IS NOT NULL AS granted;
+COMMIT;
+BEGIN;
+SELECT scr.open_context(:'col1');
+SELECT display FROM scr.entry WHERE patient_id = :jo ORDER BY 1;
+COMMIT;
+
+-- The private clinic stops sharing out: the GP no longer sees its entry,
+-- and the summary says why.
+\c - postgres
+INSERT INTO scr.organisation_sharing (ods_code, shares_out) VALUES ('RPR', false);
+\c - regress_rel_gw
+SET search_path = public, scr;
+BEGIN;
+SELECT scr.open_context(:'gp2');
+SELECT display FROM scr.entry WHERE patient_id = :jo ORDER BY 1;
+SELECT * FROM scr.patient_summary(:jo);
+COMMIT;
+
+-- Privacy officers see the self-claim alert.
+\c - regress_po
+SELECT kind, professional_id, detail FROM scr.privacy_alert WHERE professional_id LIKE 'r\_%' ORDER BY 1;
+\c - postgres
+DROP ROLE regress_rel_gw, regress_po;

@@ -27,6 +27,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
@@ -106,6 +107,15 @@ typedef struct PopulationCache
 static PopulationCache population = {0};
 static MemoryContext population_context = NULL;
 static TimestampTz last_statement = 0;
+
+/*
+ * Caches built under a transaction snapshot (REPEATABLE READ, SERIALIZABLE)
+ * hold that snapshot's view of consent and relationships: right for that
+ * transaction, stale for the next one, so they end with it.  Under READ
+ * COMMITTED each load reads the latest committed state and invalidations
+ * keep it current, so the caches live on.
+ */
+static bool built_under_xact_snapshot = false;
 static uint64 generation = 0;	/* bumped by every relevant invalidation */
 static MemoryContext cache_context = NULL;
 
@@ -153,10 +163,24 @@ access_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 	}
 }
 
+static void
+access_xact_callback(XactEvent event, void *arg pg_attribute_unused())
+{
+	if ((event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		 event == XACT_EVENT_PREPARE) && built_under_xact_snapshot)
+	{
+		generation++;
+		cache.valid = false;
+		population.valid = false;
+		built_under_xact_snapshot = false;
+	}
+}
+
 void
 access_policy_init(void)
 {
 	CacheRegisterRelcacheCallback(access_relcache_callback, (Datum) 0);
+	RegisterXactCallback(access_xact_callback, NULL);
 }
 
 /*
@@ -437,6 +461,7 @@ cache_load(const char *professional, const char *role_profile, const char *ods)
 	strlcpy(cache.ods_code, ods, NAMELEN);
 	/* Serve it for this call; rebuild next time if it changed meanwhile. */
 	cache.valid = (generation == start_generation);
+	built_under_xact_snapshot |= IsolationUsesXactSnapshot();
 }
 
 /*
@@ -772,6 +797,7 @@ current_population(void)
 	}
 	PG_END_TRY();
 	population.valid = (generation == start_generation);
+	built_under_xact_snapshot |= IsolationUsesXactSnapshot();
 	return &population;
 }
 

@@ -118,6 +118,19 @@ COMMIT;
 -- A refused token leaves no context behind.
 SELECT scr.context_professional() AS after_refusals;
 
+-- A context opened in a subtransaction that rolls back is not open.
+BEGIN;
+SAVEPOINT s;
+SELECT scr.open_context(public.ctx_token('gw1', decode(repeat('ab', 32), 'hex'), public.ctx_claims('n20')));
+ROLLBACK TO SAVEPOINT s;
+SELECT scr.context_professional() AS after_rollback_to_savepoint;
+COMMIT;
+-- A refused token takes an earlier session context with it: fail closed.
+SELECT scr.open_context(public.ctx_token('gw1', decode(repeat('ab', 32), 'hex'), public.ctx_claims('n21')), true);
+SELECT scr.context_professional() AS session_open;
+SELECT public.ctx_refused('SELECT scr.open_context(''scr1.gw1.e30.x'')');
+SELECT scr.context_professional() AS after_refused_token;
+
 -- A login mapped to a role profile acts as it without a token.
 CREATE ROLE regress_clinician LOGIN;
 INSERT INTO scr.login_role_profile VALUES ('regress_clinician', 'RP002');

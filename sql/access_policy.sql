@@ -71,7 +71,9 @@ SELECT scr.mint_context_token('gw', 'dr_gp', 'rp_dr_gp', 'GP1', 'TREAT') AS t_dr
        scr.mint_context_token('gw', 'nurse_hosp', 'rp_nurse_hosp', 'HOSP', 'TREAT') AS t_nurse_hosp2,
        scr.mint_context_token('gw', 'dr_gum', 'rp_dr_gum', 'GUM', 'TREAT') AS t_dr_gum2,
        scr.mint_context_token('gw', 'dr_gp', 'rp_dr_gp', 'GP1', 'TREAT') AS t_dr_gp4,
-       scr.mint_context_token('gw', 'dr_gp', 'rp_dr_gp', 'GP1', 'TREAT', :bob) AS t_dr_gp_bob \gset
+       scr.mint_context_token('gw', 'dr_gp', 'rp_dr_gp', 'GP1', 'TREAT', :bob) AS t_dr_gp_bob,
+       scr.mint_context_token('gw', 'dr_gp', 'rp_dr_gp', 'GP1', 'TREAT', NULL, 2) AS t_dr_gp_short,
+       scr.mint_context_token('gw', 'dr_gp', 'rp_dr_gp', 'GP1', 'TREAT') AS t_dr_gp6 \gset
 
 \c - regress_gateway
 SET search_path = public, scr;
@@ -157,6 +159,26 @@ SELECT 'dr_gp' AS who, entries LIKE '%HIV test%' AS sees_hiv FROM public.sees(:'
 DELETE FROM scr.sensitivity_category WHERE description = 'filler';
 \c - regress_gateway
 SET search_path = public, scr;
+
+-- A session context lasts no longer than its token.
+SELECT scr.open_context(:'t_dr_gp_short', true);
+SELECT count(*) AS patients_while_valid FROM scr.patient;
+SELECT pg_sleep(2.5);
+SELECT count(*) AS patients_after_expiry FROM scr.patient;
+SELECT scr.close_context();
+
+\c - postgres
+-- A later version labelled sealed covers the entry's history too: the
+-- practice sees neither the entry nor its old unlabelled version.
+SELECT loaded FROM scr.ingest_batch('gp', '[{"type": "entry", "local_id": "ann", "entry": {"kind": "observation", "source_ref": "a9", "source_timestamp": "2024-05-01", "status": "final", "display": "Lab 901"}}]');
+SELECT loaded FROM scr.ingest_batch('gp', '[{"type": "entry", "local_id": "ann", "entry": {"kind": "observation", "source_ref": "a9", "source_timestamp": "2024-05-02", "status": "final", "display": "Lab 901", "organisation": "GUM", "sensitivity_category": "hiv_sti"}}]');
+\c - regress_gateway
+SET search_path = public, scr;
+BEGIN;
+SELECT scr.open_context(:'t_dr_gp6');
+SELECT (SELECT count(*) FROM scr.entry WHERE display = 'Lab 901') AS current_seen,
+       (SELECT count(*) FROM scr.entry_history WHERE display = 'Lab 901') AS history_seen;
+COMMIT;
 
 -- Writes are not for the gateway: the feed functions are the only writers.
 \set ON_ERROR_STOP 0

@@ -55,6 +55,8 @@ typedef struct ActingContext
 	char		purpose[17];
 	int64		patient_id;		/* 0: none in context */
 	char		source[8];		/* "token" or "login" */
+	TimestampTz expires;		/* the token's exp; DT_NOEND for a login */
+	SubTransactionId opened_in;	/* undone if this subtransaction aborts */
 } ActingContext;
 
 static ActingContext acting = {0};
@@ -70,10 +72,14 @@ int			scr_break_glass_max_minutes = 120;
 
 static ProcessUtility_hook_type prev_process_utility = NULL;
 
+/* Bumped whenever the acting context changes, so caches can compare one number. */
+static uint64 context_version = 1;
+
 static void
 context_clear(void)
 {
 	memset(&acting, 0, sizeof(acting));
+	context_version++;
 }
 
 /* A transaction-scoped context ends with its transaction, whatever the outcome. */
@@ -93,6 +99,16 @@ context_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 		default:
 			break;
 	}
+}
+
+/* A context opened in a subtransaction that rolls back is not open. */
+static void
+context_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid pg_attribute_unused(),
+						 void *arg pg_attribute_unused())
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB && acting.active && acting.opened_in == mySubid)
+		context_clear();
 }
 
 /*
@@ -136,6 +152,7 @@ access_context_init(void)
 							PGC_SUSET, GUC_UNIT_MIN,
 							NULL, NULL, NULL);
 	RegisterXactCallback(context_xact_callback, NULL);
+	RegisterSubXactCallback(context_subxact_callback, NULL);
 	prev_process_utility = ProcessUtility_hook;
 	ProcessUtility_hook = context_process_utility;
 }
@@ -340,6 +357,8 @@ open_context(PG_FUNCTION_ARGS)
 	int			i;
 	bool		purpose_known = false;
 
+	/* Whatever happens next, the previous context is gone: fail closed. */
+	context_clear();
 	if (PG_ARGISNULL(0))
 		token_refused("no token");
 	token_text = PG_GETARG_TEXT_PP(0);
@@ -450,6 +469,8 @@ open_context(PG_FUNCTION_ARGS)
 	strlcpy(acting.purpose, pou, sizeof(acting.purpose));
 	strlcpy(acting.source, "token", sizeof(acting.source));
 	acting.patient_id = pat;
+	acting.expires = (TimestampTz) (exp - ((POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY)) * USECS_PER_SEC;
+	acting.opened_in = GetCurrentSubTransactionId();
 	PG_RETURN_VOID();
 }
 
@@ -469,6 +490,7 @@ open_login_context(PG_FUNCTION_ARGS)
 			   *professional,
 			   *ods;
 
+	context_clear();			/* fail closed, as open_context does */
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	row = spi_lookup("SELECT rp.role_profile_id || '|' || rp.professional_id || '|' || rp.ods_code "
@@ -495,6 +517,8 @@ open_login_context(PG_FUNCTION_ARGS)
 	strlcpy(acting.ods_code, ods, sizeof(acting.ods_code));
 	strlcpy(acting.purpose, "TREAT", sizeof(acting.purpose));
 	strlcpy(acting.source, "login", sizeof(acting.source));
+	acting.expires = DT_NOEND;
+	acting.opened_in = GetCurrentSubTransactionId();
 	PG_RETURN_VOID();
 }
 
@@ -643,4 +667,16 @@ int64
 access_context_patient_id(void)
 {
 	return acting.active ? acting.patient_id : 0;
+}
+
+uint64
+access_context_version(void)
+{
+	return context_version;
+}
+
+TimestampTz
+access_context_expires(void)
+{
+	return acting.active ? acting.expires : DT_NOBEGIN;
 }

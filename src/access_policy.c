@@ -255,6 +255,7 @@ cache_load(const char *professional, const char *role_profile, const char *ods)
 	MemoryContext old;
 
 	uint64		start_generation;
+	bool		active;
 
 	cache_invalidate();
 	start_generation = generation;
@@ -281,8 +282,17 @@ cache_load(const char *professional, const char *role_profile, const char *ods)
 									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 		MemoryContextSwitchTo(old);
 
-		/* Patients related now, through the professional or the organisation. */
+		/*
+		 * Patients related now, through the professional or the
+		 * organisation -- none when the professional or the role profile has
+		 * been deactivated since the context opened.
+		 */
 		args[0] = CStringGetTextDatum(professional);
+		args[1] = CStringGetTextDatum(role_profile);
+		spi_run("SELECT 1 FROM scr.role_profile rp JOIN scr.professional p USING (professional_id)"
+				" WHERE p.professional_id = $1 AND rp.role_profile_id = $2 AND rp.active AND p.active",
+				2, args);
+		active = SPI_processed > 0;
 		args[1] = CStringGetTextDatum(ods);
 		spi_run("WITH rel AS ("
 				"  SELECT DISTINCT coalesce(p.merged_into, p.patient_id) AS root"
@@ -301,10 +311,10 @@ cache_load(const char *professional, const char *role_profile, const char *ods)
 				"        SELECT b.patient_id FROM scr.break_glass b"
 				"        WHERE b.professional_id = $1 AND b.expires_at > statement_timestamp()) x"
 				"  JOIN scr.patient p ON p.patient_id = x.patient_id)"
-				" SELECT p.patient_id FROM scr.patient p"
-				" WHERE p.patient_id IN (SELECT root FROM rel)"
-				"    OR p.merged_into IN (SELECT root FROM rel)", 2, args);
-		for (i = 0; i < SPI_processed; i++)
+				" SELECT root FROM rel"	/* the survivors, then their merged records */
+				" UNION ALL"
+				" SELECT p.patient_id FROM scr.patient p JOIN rel ON p.merged_into = rel.root", 2, args);
+		for (i = 0; active && i < SPI_processed; i++)
 		{
 			bool		isnull;
 			int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
@@ -334,23 +344,27 @@ cache_load(const char *professional, const char *role_profile, const char *ods)
 		 * record of the patient's merge group: denials for everyone or for
 		 * them, and permits that unseal a category for them.
 		 */
-		spi_run("SELECT p.patient_id, d.provision = 'deny',"
-				"       d.provision = 'deny' AND d.entry_kind IS NULL AND d.sensitivity_category IS NULL"
-				"         AND EXISTS (SELECT FROM scr.break_glass b WHERE b.professional_id = $1"
-				"                     AND b.overrides_dissent AND b.expires_at > statement_timestamp()"
-				"                     AND b.patient_id IN (SELECT q.patient_id FROM scr.patient q"
-				"                         WHERE coalesce(q.merged_into, q.patient_id) = coalesce(dp.merged_into, dp.patient_id))),"
-				"       coalesce(d.purpose, ''), coalesce(d.entry_kind, ''), coalesce(d.sensitivity_category, '')"
-				" FROM scr.consent_directive d"
-				" JOIN scr.patient dp ON dp.patient_id = d.patient_id"
-				" JOIN scr.patient p ON coalesce(p.merged_into, p.patient_id) = coalesce(dp.merged_into, dp.patient_id)"
-				" WHERE d.status = 'active'"
-				"   AND d.valid_from <= statement_timestamp()"
-				"   AND (d.valid_to IS NULL OR d.valid_to > statement_timestamp())"
-				"   AND (d.provision = 'deny' OR d.sensitivity_category IS NOT NULL)"
-				"   AND ((d.actor_professional IS NULL AND d.actor_ods IS NULL)"
-				"        OR d.actor_professional = $1 OR d.actor_ods = $2)"
-				" ORDER BY p.patient_id", 2, args);
+		spi_run("WITH d AS ("
+				"  SELECT coalesce(dp.merged_into, dp.patient_id) AS root, d.provision = 'deny' AS deny,"
+				"         d.provision = 'deny' AND d.entry_kind IS NULL AND d.sensitivity_category IS NULL"
+				"           AND EXISTS (SELECT FROM scr.break_glass b JOIN scr.patient bp ON bp.patient_id = b.patient_id"
+				"                       WHERE b.professional_id = $1 AND b.overrides_dissent"
+				"                         AND b.expires_at > statement_timestamp()"
+				"                         AND coalesce(bp.merged_into, bp.patient_id) = coalesce(dp.merged_into, dp.patient_id))"
+				"           AS overridden,"
+				"         coalesce(d.purpose, '') AS purpose, coalesce(d.entry_kind, '') AS kind,"
+				"         coalesce(d.sensitivity_category, '') AS category"
+				"  FROM scr.consent_directive d JOIN scr.patient dp ON dp.patient_id = d.patient_id"
+				"  WHERE d.status = 'active'"
+				"    AND d.valid_from <= statement_timestamp()"
+				"    AND (d.valid_to IS NULL OR d.valid_to > statement_timestamp())"
+				"    AND (d.provision = 'deny' OR d.sensitivity_category IS NOT NULL)"
+				"    AND ((d.actor_professional IS NULL AND d.actor_ods IS NULL)"
+				"         OR d.actor_professional = $1 OR d.actor_ods = $2))"
+				" SELECT root, deny, overridden, purpose, kind, category FROM d"	/* each survivor */
+				" UNION ALL"	/* and each record merged into it */
+				" SELECT p.patient_id, d.deny, d.overridden, d.purpose, d.kind, d.category"
+				" FROM d JOIN scr.patient p ON p.merged_into = d.root", 2, args);
 		memset(&ctl, 0, sizeof(ctl));
 		ctl.keysize = sizeof(int64);
 		ctl.entrysize = sizeof(PatientRules);
@@ -471,14 +485,33 @@ cache_load(const char *professional, const char *role_profile, const char *ods)
 static AccessCache *
 current_cache(void)
 {
-	const char *professional = access_context_professional();
-	const char *role_profile = access_context_role_profile();
-	const char *ods = access_context_organisation();
-	const char *purpose = access_context_purpose();
+	static uint64 checked_version = 0;
+	static TimestampTz checked_statement = 0;
+	static bool checked_direct = false;
+
+	const char *professional;
+	const char *role_profile;
+	const char *ods;
+	const char *purpose;
 	bool		direct = false;
 	int			i;
 
+	/*
+	 * Fast path, once per row: the same context, statement and cache as the
+	 * last row checked.
+	 */
+	if (cache.valid && checked_version == access_context_version() &&
+		checked_statement == GetCurrentStatementStartTimestamp())
+		return checked_direct ? &cache : NULL;
+
+	professional = access_context_professional();
+	role_profile = access_context_role_profile();
+	ods = access_context_organisation();
+	purpose = access_context_purpose();
 	if (professional == NULL)
+		return NULL;
+	/* A context lasts no longer than its token (a session scope included). */
+	if (GetCurrentStatementStartTimestamp() >= access_context_expires())
 		return NULL;
 	for (i = 0; i < (int) lengthof(direct_care); i++)
 		direct |= (strcmp(purpose, direct_care[i]) == 0);
@@ -501,6 +534,12 @@ current_cache(void)
 		cache.patient != access_context_patient_id() ||
 		GetCurrentStatementStartTimestamp() >= cache.valid_until)
 		cache_load(professional, role_profile, ods);
+	if (cache.valid)
+	{
+		checked_version = access_context_version();
+		checked_statement = GetCurrentStatementStartTimestamp();
+		checked_direct = true;
+	}
 	return &cache;
 }
 
@@ -773,20 +812,22 @@ current_population(void)
 			elog(ERROR, "SPI_connect failed");
 		population.dissent =
 			load_id_set("scr dissent",
-						"SELECT p.patient_id FROM scr.consent_directive d"
-						" JOIN scr.patient dp ON dp.patient_id = d.patient_id"
-						" JOIN scr.patient p ON coalesce(p.merged_into, p.patient_id) = coalesce(dp.merged_into, dp.patient_id)"
-						" WHERE d.status = 'active' AND d.provision = 'deny'"
-						"   AND d.actor_professional IS NULL AND d.actor_ods IS NULL"
-						"   AND d.entry_kind IS NULL AND d.sensitivity_category IS NULL AND d.purpose IS NULL"
-						"   AND d.valid_from <= statement_timestamp()"
-						"   AND (d.valid_to IS NULL OR d.valid_to > statement_timestamp())");
+						"WITH r AS (SELECT DISTINCT coalesce(dp.merged_into, dp.patient_id) AS root"
+						"  FROM scr.consent_directive d JOIN scr.patient dp ON dp.patient_id = d.patient_id"
+						"  WHERE d.status = 'active' AND d.provision = 'deny'"
+						"    AND d.actor_professional IS NULL AND d.actor_ods IS NULL"
+						"    AND d.entry_kind IS NULL AND d.sensitivity_category IS NULL AND d.purpose IS NULL"
+						"    AND d.valid_from <= statement_timestamp()"
+						"    AND (d.valid_to IS NULL OR d.valid_to > statement_timestamp()))"
+						" SELECT root FROM r UNION ALL"
+						" SELECT p.patient_id FROM scr.patient p JOIN r ON p.merged_into = r.root");
 		population.opted_out =
 			load_id_set("scr opted out",
-						"SELECT p.patient_id FROM scr.patient_opt_out o"
-						" JOIN scr.patient op ON op.patient_id = o.patient_id"
-						" JOIN scr.patient p ON coalesce(p.merged_into, p.patient_id) = coalesce(op.merged_into, op.patient_id)"
-						" WHERE o.national_data_opt_out OR o.type1_objection");
+						"WITH r AS (SELECT DISTINCT coalesce(op.merged_into, op.patient_id) AS root"
+						"  FROM scr.patient_opt_out o JOIN scr.patient op ON op.patient_id = o.patient_id"
+						"  WHERE o.national_data_opt_out OR o.type1_objection)"
+						" SELECT root FROM r UNION ALL"
+						" SELECT p.patient_id FROM scr.patient p JOIN r ON p.merged_into = r.root");
 		spi_run("SELECT category FROM scr.sensitivity_category WHERE sealed ORDER BY category", 0, NULL);
 		population.sealed = spi_column_strings(population_context, &population.nsealed);
 		SPI_finish();

@@ -40,8 +40,14 @@ CREATE POLICY read_relationship ON scr.relationship FOR SELECT TO scr_clinical_g
     USING (scr.may_read_patient(patient_id));
 CREATE POLICY read_entry ON scr.entry FOR SELECT TO scr_clinical_gateway
     USING (scr.may_read_entry(patient_id, kind, sensitivity, sensitivity_category, ods_code));
+-- An old version is shown only if its entry, as it stands now, may be seen
+-- too: a label added later (an entry resent as sealed) covers its history.
+-- (The subquery reads scr.entry under the reader's own policy.)
 CREATE POLICY read_entry_history ON scr.entry_history FOR SELECT TO scr_clinical_gateway
-    USING (scr.may_read_entry(patient_id, kind, sensitivity, sensitivity_category, ods_code));
+    USING (scr.may_read_entry(patient_id, kind, sensitivity, sensitivity_category, ods_code)
+           AND EXISTS (SELECT FROM scr.entry e
+                       WHERE e.patient_id = entry_history.patient_id
+                         AND e.entry_id = entry_history.entry_id));
 GRANT SELECT ON scr.patient, scr.patient_nhs_number, scr.source_identifier, scr.relationship,
     scr.entry, scr.entry_history TO scr_clinical_gateway;
 REVOKE ALL ON FUNCTION scr.access_invalidate() FROM PUBLIC;

@@ -5,6 +5,8 @@
 #ifndef SCR_H
 #define SCR_H
 
+#include "datatype/timestamp.h"
+
 /* The prefix of every scr setting; reserved so clients cannot invent one. */
 #define SCR_GUC_PREFIX "scr"
 
@@ -22,6 +24,8 @@ extern const char *access_context_role_profile(void);
 extern const char *access_context_organisation(void);
 extern const char *access_context_purpose(void);
 extern int64 access_context_patient_id(void);
+extern uint64 access_context_version(void);
+extern TimestampTz access_context_expires(void);
 
 /* access_policy.c */
 extern void access_policy_init(void);

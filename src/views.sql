@@ -2,10 +2,14 @@
 -- caller's row-level policies apply (a view owned by the extension's owner
 -- would otherwise read as its owner).
 
--- The current record: entered-in-error left out, merged records read under
--- the patient they became, with the organisation's name.
+-- The current record: entered-in-error left out, with the organisation's
+-- name.  patient_id is the record the entry was sent for (indexed: fetch by
+-- it); record_patient_id is the patient that record has become after any
+-- merge.  scr.patient_entries(id) fetches a patient's whole record, merged
+-- records included, through the index.
 CREATE VIEW scr.clinical_entry WITH (security_invoker = true) AS
-SELECT coalesce(p.merged_into, e.patient_id) AS patient_id, e.entry_id, e.kind, e.code_system,
+SELECT e.patient_id, coalesce(p.merged_into, e.patient_id) AS record_patient_id,
+       e.entry_id, e.kind, e.code_system,
        e.code, e.display, e.status, e.effective_start, e.effective_end, e.author,
        e.source_code, e.ods_code, o.name AS organisation, e.source_ref, e.source_timestamp,
        e.received_at, e.sensitivity, e.sensitivity_category, e.payload, e.version
@@ -37,6 +41,31 @@ CREATE VIEW scr.end_of_life_preferences WITH (security_invoker = true) AS
     SELECT * FROM scr.clinical_entry WHERE kind = 'end_of_life';
 CREATE VIEW scr.care_plans WITH (security_invoker = true) AS
     SELECT * FROM scr.clinical_entry WHERE kind = 'care_plan';
+
+-- The patient and every record merged with it (ids only).
+CREATE FUNCTION scr.merge_group(patient_id bigint) RETURNS bigint[]
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    root bigint := scr.current_patient_id(merge_group.patient_id);
+BEGIN
+    RETURN root || ARRAY(SELECT p.patient_id FROM scr.patient p WHERE p.merged_into = root);
+END
+$$;
+COMMENT ON FUNCTION scr.merge_group(bigint) IS
+    'the patient a record has become and every record merged into it (ids only)';
+
+-- One patient's current record, newest first: what a clinician's system
+-- shows on opening a patient.  The caller's policies apply.
+CREATE FUNCTION scr.patient_entries(patient_id bigint) RETURNS SETOF scr.clinical_entry
+LANGUAGE sql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
+    SELECT * FROM scr.clinical_entry c
+    WHERE c.patient_id = ANY (scr.merge_group(patient_entries.patient_id))
+    ORDER BY c.effective_start DESC NULLS LAST, c.entry_id
+$$;
+COMMENT ON FUNCTION scr.patient_entries(bigint) IS
+    'a patient''s current record with merged records, newest first (policies apply)';
+REVOKE ALL ON FUNCTION scr.merge_group(bigint), scr.patient_entries(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION scr.merge_group(bigint), scr.patient_entries(bigint) TO scr_clinical_gateway;
 
 GRANT SELECT ON scr.clinical_entry, scr.problems, scr.medications, scr.allergies, scr.encounters,
     scr.observations, scr.procedures, scr.documents, scr.alerts, scr.social_care_assessments,

@@ -97,7 +97,7 @@ SELECT 'gp' AS who, * FROM public.csees(:'gp3');
 BEGIN;
 SELECT scr.open_context(:'gp8');
 SELECT * FROM scr.patient_summary(:dee);
-SELECT kind, display, organisation FROM scr.clinical_entry WHERE patient_id = :eli;
+SELECT kind, display, ods_code FROM scr.clinical_entry WHERE patient_id = :eli;
 COMMIT;
 -- The ED doctor's break-glass, still running, does not override dissent:
 -- the stub only.

@@ -2,20 +2,18 @@
 -- caller's row-level policies apply (a view owned by the extension's owner
 -- would otherwise read as its owner).
 
--- The current record: entered-in-error left out, with the organisation's
--- name.  patient_id is the record the entry was sent for (indexed: fetch by
--- it); record_patient_id is the patient that record has become after any
--- merge.  scr.patient_entries(id) fetches a patient's whole record, merged
--- records included, through the index.
+-- The current record: entered-in-error left out.  patient_id is the record
+-- the entry was sent for (indexed: fetch by it); scr.patient_entries(id)
+-- fetches a patient's whole record, merged records included, through the
+-- index.  No joins: a one-patient fetch through the view costs what the
+-- table does (bench/access), so the organisation's name and the merged
+-- patient are for the caller to look up (scr.organisation, scr.merge_group).
 CREATE VIEW scr.clinical_entry WITH (security_invoker = true) AS
-SELECT e.patient_id, coalesce(p.merged_into, e.patient_id) AS record_patient_id,
-       e.entry_id, e.kind, e.code_system,
-       e.code, e.display, e.status, e.effective_start, e.effective_end, e.author,
-       e.source_code, e.ods_code, o.name AS organisation, e.source_ref, e.source_timestamp,
-       e.received_at, e.sensitivity, e.sensitivity_category, e.payload, e.version
+SELECT e.patient_id, e.entry_id, e.kind, e.code_system, e.code, e.display, e.status,
+       e.effective_start, e.effective_end, e.author, e.source_code, e.ods_code, e.source_ref,
+       e.source_timestamp, e.received_at, e.sensitivity, e.sensitivity_category, e.payload,
+       e.version
 FROM scr.entry e
-JOIN scr.patient p ON p.patient_id = e.patient_id
-LEFT JOIN scr.organisation o ON o.ods_code = e.ods_code
 WHERE e.status <> 'entered-in-error';
 COMMENT ON VIEW scr.clinical_entry IS 'The current record for clinicians'' systems (policies apply)';
 

@@ -243,19 +243,265 @@ spi_run(const char *sql, int nargs, Datum *args)
 		elog(ERROR, "scr: access cache query failed");
 }
 
-/* Build the cache for the acting context. */
+/*
+ * Pick up invalidations other sessions have committed, once a statement
+ * (a table already locked in this transaction does not do it for us).
+ */
 static void
-cache_load(const char *professional, const char *role_profile, const char *ods)
+accept_invalidations(void)
+{
+	if (GetCurrentStatementStartTimestamp() != last_statement)
+	{
+		AcceptInvalidationMessages();
+		last_statement = GetCurrentStatementStartTimestamp();
+	}
+}
+
+/*
+ * Run fn with SPI as the owner of scr's tables, with forced row-level
+ * security waived, as PostgreSQL's own foreign-key checks do: the caches
+ * read tables whose policies call back into this file.
+ */
+static void
+run_as_owner(void (*fn) (void *), void *arg)
 {
 	Oid			save_userid;
 	int			save_sec;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(tables_owner(),
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		fn(arg);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
+}
+
+typedef struct AccessCacheRequest
+{
+	const char *professional;
+	const char *role_profile;
+	const char *ods;
+} AccessCacheRequest;
+
+/* The queries that fill the access cache (run by run_as_owner). */
+static void
+load_access_cache(void *arg)
+{
+	AccessCacheRequest *req = (AccessCacheRequest *) arg;
+	const char *professional = req->professional;
+	const char *role_profile = req->role_profile;
+	const char *ods = req->ods;
 	Datum		args[2];
 	HASHCTL		ctl;
 	uint64		i;
 	MemoryContext old;
-
-	uint64		start_generation;
 	bool		active;
+
+	old = MemoryContextSwitchTo(cache_context);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(int64);
+	ctl.hcxt = cache_context;
+	cache.related = hash_create("scr related patients", 1024, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	MemoryContextSwitchTo(old);
+
+	/*
+	 * Patients related now, through the professional or the
+	 * organisation -- none when the professional or the role profile has
+	 * been deactivated since the context opened.
+	 */
+	args[0] = CStringGetTextDatum(professional);
+	args[1] = CStringGetTextDatum(role_profile);
+	spi_run("SELECT 1 FROM scr.role_profile rp JOIN scr.professional p USING (professional_id)"
+			" WHERE p.professional_id = $1 AND rp.role_profile_id = $2 AND rp.active AND p.active",
+			2, args);
+	active = SPI_processed > 0;
+	args[1] = CStringGetTextDatum(ods);
+	spi_run("WITH rel AS ("
+			"  SELECT DISTINCT coalesce(p.merged_into, p.patient_id) AS root"
+			"  FROM (SELECT r.patient_id FROM scr.relationship r"
+			"        WHERE (r.professional_id = $1 OR r.ods_code = $2)"
+			"          AND r.valid_from <= statement_timestamp()"
+			"          AND (r.valid_to IS NULL OR r.valid_to > statement_timestamp())"
+			"        UNION ALL"
+			"        SELECT d.patient_id FROM scr.consent_directive d"	/* permission to view */
+			"        WHERE d.status = 'active' AND d.provision = 'permit'"
+			"          AND (d.actor_professional = $1 OR d.actor_ods = $2)"
+			"          AND d.entry_kind IS NULL AND d.sensitivity_category IS NULL"
+			"          AND d.valid_from <= statement_timestamp()"
+			"          AND (d.valid_to IS NULL OR d.valid_to > statement_timestamp())"
+			"        UNION ALL"
+			"        SELECT b.patient_id FROM scr.break_glass b"
+			"        WHERE b.professional_id = $1 AND b.expires_at > statement_timestamp()) x"
+			"  JOIN scr.patient p ON p.patient_id = x.patient_id)"
+			" SELECT root FROM rel"	/* the survivors, then their merged records */
+			" UNION ALL"
+			" SELECT p.patient_id FROM scr.patient p JOIN rel ON p.merged_into = rel.root", 2, args);
+	for (i = 0; active && i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+													 SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (!isnull)
+			hash_search(cache.related, &id, HASH_ENTER, NULL);
+	}
+
+	/* When the next relationship, directive or break-glass starts or ends. */
+	spi_run("SELECT min(t) FROM ("
+			" SELECT r.valid_to AS t FROM scr.relationship r WHERE r.professional_id = $1 OR r.ods_code = $2"
+			" UNION ALL SELECT r.valid_from FROM scr.relationship r WHERE r.professional_id = $1 OR r.ods_code = $2"
+			" UNION ALL SELECT d.valid_to FROM scr.consent_directive d WHERE d.status = 'active'"
+			" UNION ALL SELECT d.valid_from FROM scr.consent_directive d WHERE d.status = 'active'"
+			" UNION ALL SELECT b.expires_at FROM scr.break_glass b WHERE b.professional_id = $1) x"
+			" WHERE t > statement_timestamp()", 2, args);
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		cache.valid_until = isnull ? DT_NOEND : DatumGetTimestampTz(d);
+	}
+
+	/*
+	 * Consent provisions that apply to this professional, for every
+	 * record of the patient's merge group: denials for everyone or for
+	 * them, and permits that unseal a category for them.
+	 */
+	spi_run("WITH d AS ("
+			"  SELECT coalesce(dp.merged_into, dp.patient_id) AS root, d.provision = 'deny' AS deny,"
+			"         d.provision = 'deny' AND d.entry_kind IS NULL AND d.sensitivity_category IS NULL"
+			"           AND EXISTS (SELECT FROM scr.break_glass b JOIN scr.patient bp ON bp.patient_id = b.patient_id"
+			"                       WHERE b.professional_id = $1 AND b.overrides_dissent"
+			"                         AND b.expires_at > statement_timestamp()"
+			"                         AND coalesce(bp.merged_into, bp.patient_id) = coalesce(dp.merged_into, dp.patient_id))"
+			"           AS overridden,"
+			"         coalesce(d.purpose, '') AS purpose, coalesce(d.entry_kind, '') AS kind,"
+			"         coalesce(d.sensitivity_category, '') AS category"
+			"  FROM scr.consent_directive d JOIN scr.patient dp ON dp.patient_id = d.patient_id"
+			"  WHERE d.status = 'active'"
+			"    AND d.valid_from <= statement_timestamp()"
+			"    AND (d.valid_to IS NULL OR d.valid_to > statement_timestamp())"
+			"    AND (d.provision = 'deny' OR d.sensitivity_category IS NOT NULL)"
+			"    AND ((d.actor_professional IS NULL AND d.actor_ods IS NULL)"
+			"         OR d.actor_professional = $1 OR d.actor_ods = $2))"
+			" SELECT root, deny, overridden, purpose, kind, category FROM d"	/* each survivor */
+			" UNION ALL"	/* and each record merged into it */
+			" SELECT p.patient_id, d.deny, d.overridden, d.purpose, d.kind, d.category"
+			" FROM d JOIN scr.patient p ON p.merged_into = d.root", 2, args);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(PatientRules);
+	ctl.hcxt = cache_context;
+	cache.directives = hash_create("scr consent rules", 64, &ctl,
+								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		bool		isnull;
+		bool		found;
+		int64		id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
+		PatientRules *pr = hash_search(cache.directives, &id, HASH_ENTER, &found);
+		ConsentRule *rule;
+
+		if (!found)
+		{
+			pr->nrules = 0;
+			pr->rules = NULL;
+		}
+		pr->rules = pr->rules ? repalloc(pr->rules, sizeof(ConsentRule) * (pr->nrules + 1))
+			: MemoryContextAlloc(cache_context, sizeof(ConsentRule));
+		rule = &pr->rules[pr->nrules++];
+		rule->deny = DatumGetBool(SPI_getbinval(tup, td, 2, &isnull));
+		rule->overridden = DatumGetBool(SPI_getbinval(tup, td, 3, &isnull));
+		strlcpy(rule->purpose, SPI_getvalue(tup, td, 4), sizeof(rule->purpose));
+		strlcpy(rule->kind, SPI_getvalue(tup, td, 5), NAMELEN);
+		strlcpy(rule->category, SPI_getvalue(tup, td, 6), NAMELEN);
+	}
+
+	/*
+	 * A patient in context (the calling system opened one patient's
+	 * record): only that patient's merge group is visible.
+	 */
+	cache.patient = access_context_patient_id();
+	cache.patient_group = NULL;
+	if (cache.patient != 0)
+	{
+		char		idtext[32];
+
+		snprintf(idtext, sizeof(idtext), INT64_FORMAT, cache.patient);
+		args[0] = CStringGetTextDatum(idtext);
+		spi_run("SELECT p.patient_id FROM scr.patient p JOIN scr.patient c"
+				" ON coalesce(p.merged_into, p.patient_id) = coalesce(c.merged_into, c.patient_id)"
+				" WHERE c.patient_id = $1::bigint", 1, args);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(int64);
+		ctl.hcxt = cache_context;
+		cache.patient_group = hash_create("scr patient in context", 16, &ctl,
+										  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+														 SPI_tuptable->tupdesc, 1, &isnull));
+
+			hash_search(cache.patient_group, &id, HASH_ENTER, NULL);
+		}
+	}
+
+	/* What the role profile's activities allow. */
+	args[0] = CStringGetTextDatum(role_profile);
+	spi_run("SELECT aa.kind, max(aa.max_sensitivity)::text"
+			" FROM scr.role_profile rp"
+			" JOIN scr.job_role_activity jra ON jra.job_role = rp.job_role"
+			" JOIN scr.activity_access aa ON aa.activity = jra.activity"
+			" WHERE rp.role_profile_id = $1 AND rp.active"
+			" GROUP BY aa.kind ORDER BY aa.kind", 1, args);
+	cache.kinds = spi_column_strings(cache_context, &cache.nkinds);
+	cache.max_sensitivity = MemoryContextAlloc(cache_context, cache.nkinds + 1);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		char	   *sens = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+
+		cache.max_sensitivity[i] = sens ? sens[0] : 'N';
+	}
+	spi_run("SELECT 1 FROM scr.role_profile rp"
+			" JOIN scr.job_role_activity jra ON jra.job_role = rp.job_role"
+			" WHERE rp.role_profile_id = $1 AND rp.active AND jra.activity = 'B1001'", 1, args);
+	cache.demographics = SPI_processed > 0;
+
+	args[0] = CStringGetTextDatum(ods);
+	spi_run("SELECT coalesce((SELECT reads_in FROM scr.organisation_sharing WHERE ods_code = $1), true)",
+			1, args);
+	{
+		bool		isnull;
+
+		cache.reads_in = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	spi_run("SELECT ods_code FROM scr.organisation_sharing WHERE NOT shares_out ORDER BY ods_code", 0, NULL);
+	cache.private_orgs = spi_column_strings(cache_context, &cache.nprivate);
+
+	spi_run("SELECT category FROM scr.sensitivity_category WHERE sealed ORDER BY category", 0, NULL);
+	cache.sealed = spi_column_strings(cache_context, &cache.nsealed);
+}
+
+/* Build the cache for the acting context. */
+static void
+cache_load(const char *professional, const char *role_profile, const char *ods)
+{
+	AccessCacheRequest req = {professional, role_profile, ods};
+	uint64		start_generation;
 
 	cache_invalidate();
 	start_generation = generation;
@@ -265,210 +511,7 @@ cache_load(const char *professional, const char *role_profile, const char *ods)
 	if (!watched_known)
 		learn_watched();
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(tables_owner(),
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-
-		old = MemoryContextSwitchTo(cache_context);
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(int64);
-		ctl.entrysize = sizeof(int64);
-		ctl.hcxt = cache_context;
-		cache.related = hash_create("scr related patients", 1024, &ctl,
-									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-		MemoryContextSwitchTo(old);
-
-		/*
-		 * Patients related now, through the professional or the
-		 * organisation -- none when the professional or the role profile has
-		 * been deactivated since the context opened.
-		 */
-		args[0] = CStringGetTextDatum(professional);
-		args[1] = CStringGetTextDatum(role_profile);
-		spi_run("SELECT 1 FROM scr.role_profile rp JOIN scr.professional p USING (professional_id)"
-				" WHERE p.professional_id = $1 AND rp.role_profile_id = $2 AND rp.active AND p.active",
-				2, args);
-		active = SPI_processed > 0;
-		args[1] = CStringGetTextDatum(ods);
-		spi_run("WITH rel AS ("
-				"  SELECT DISTINCT coalesce(p.merged_into, p.patient_id) AS root"
-				"  FROM (SELECT r.patient_id FROM scr.relationship r"
-				"        WHERE (r.professional_id = $1 OR r.ods_code = $2)"
-				"          AND r.valid_from <= statement_timestamp()"
-				"          AND (r.valid_to IS NULL OR r.valid_to > statement_timestamp())"
-				"        UNION ALL"
-				"        SELECT d.patient_id FROM scr.consent_directive d"	/* permission to view */
-				"        WHERE d.status = 'active' AND d.provision = 'permit'"
-				"          AND (d.actor_professional = $1 OR d.actor_ods = $2)"
-				"          AND d.entry_kind IS NULL AND d.sensitivity_category IS NULL"
-				"          AND d.valid_from <= statement_timestamp()"
-				"          AND (d.valid_to IS NULL OR d.valid_to > statement_timestamp())"
-				"        UNION ALL"
-				"        SELECT b.patient_id FROM scr.break_glass b"
-				"        WHERE b.professional_id = $1 AND b.expires_at > statement_timestamp()) x"
-				"  JOIN scr.patient p ON p.patient_id = x.patient_id)"
-				" SELECT root FROM rel"	/* the survivors, then their merged records */
-				" UNION ALL"
-				" SELECT p.patient_id FROM scr.patient p JOIN rel ON p.merged_into = rel.root", 2, args);
-		for (i = 0; active && i < SPI_processed; i++)
-		{
-			bool		isnull;
-			int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-														 SPI_tuptable->tupdesc, 1, &isnull));
-
-			if (!isnull)
-				hash_search(cache.related, &id, HASH_ENTER, NULL);
-		}
-
-		/* When the next relationship, directive or break-glass starts or ends. */
-		spi_run("SELECT min(t) FROM ("
-				" SELECT r.valid_to AS t FROM scr.relationship r WHERE r.professional_id = $1 OR r.ods_code = $2"
-				" UNION ALL SELECT r.valid_from FROM scr.relationship r WHERE r.professional_id = $1 OR r.ods_code = $2"
-				" UNION ALL SELECT d.valid_to FROM scr.consent_directive d WHERE d.status = 'active'"
-				" UNION ALL SELECT d.valid_from FROM scr.consent_directive d WHERE d.status = 'active'"
-				" UNION ALL SELECT b.expires_at FROM scr.break_glass b WHERE b.professional_id = $1) x"
-				" WHERE t > statement_timestamp()", 2, args);
-		{
-			bool		isnull;
-			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-			cache.valid_until = isnull ? DT_NOEND : DatumGetTimestampTz(d);
-		}
-
-		/*
-		 * Consent provisions that apply to this professional, for every
-		 * record of the patient's merge group: denials for everyone or for
-		 * them, and permits that unseal a category for them.
-		 */
-		spi_run("WITH d AS ("
-				"  SELECT coalesce(dp.merged_into, dp.patient_id) AS root, d.provision = 'deny' AS deny,"
-				"         d.provision = 'deny' AND d.entry_kind IS NULL AND d.sensitivity_category IS NULL"
-				"           AND EXISTS (SELECT FROM scr.break_glass b JOIN scr.patient bp ON bp.patient_id = b.patient_id"
-				"                       WHERE b.professional_id = $1 AND b.overrides_dissent"
-				"                         AND b.expires_at > statement_timestamp()"
-				"                         AND coalesce(bp.merged_into, bp.patient_id) = coalesce(dp.merged_into, dp.patient_id))"
-				"           AS overridden,"
-				"         coalesce(d.purpose, '') AS purpose, coalesce(d.entry_kind, '') AS kind,"
-				"         coalesce(d.sensitivity_category, '') AS category"
-				"  FROM scr.consent_directive d JOIN scr.patient dp ON dp.patient_id = d.patient_id"
-				"  WHERE d.status = 'active'"
-				"    AND d.valid_from <= statement_timestamp()"
-				"    AND (d.valid_to IS NULL OR d.valid_to > statement_timestamp())"
-				"    AND (d.provision = 'deny' OR d.sensitivity_category IS NOT NULL)"
-				"    AND ((d.actor_professional IS NULL AND d.actor_ods IS NULL)"
-				"         OR d.actor_professional = $1 OR d.actor_ods = $2))"
-				" SELECT root, deny, overridden, purpose, kind, category FROM d"	/* each survivor */
-				" UNION ALL"	/* and each record merged into it */
-				" SELECT p.patient_id, d.deny, d.overridden, d.purpose, d.kind, d.category"
-				" FROM d JOIN scr.patient p ON p.merged_into = d.root", 2, args);
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(int64);
-		ctl.entrysize = sizeof(PatientRules);
-		ctl.hcxt = cache_context;
-		cache.directives = hash_create("scr consent rules", 64, &ctl,
-									   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-		for (i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	td = SPI_tuptable->tupdesc;
-			bool		isnull;
-			bool		found;
-			int64		id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
-			PatientRules *pr = hash_search(cache.directives, &id, HASH_ENTER, &found);
-			ConsentRule *rule;
-
-			if (!found)
-			{
-				pr->nrules = 0;
-				pr->rules = NULL;
-			}
-			pr->rules = pr->rules ? repalloc(pr->rules, sizeof(ConsentRule) * (pr->nrules + 1))
-				: MemoryContextAlloc(cache_context, sizeof(ConsentRule));
-			rule = &pr->rules[pr->nrules++];
-			rule->deny = DatumGetBool(SPI_getbinval(tup, td, 2, &isnull));
-			rule->overridden = DatumGetBool(SPI_getbinval(tup, td, 3, &isnull));
-			strlcpy(rule->purpose, SPI_getvalue(tup, td, 4), sizeof(rule->purpose));
-			strlcpy(rule->kind, SPI_getvalue(tup, td, 5), NAMELEN);
-			strlcpy(rule->category, SPI_getvalue(tup, td, 6), NAMELEN);
-		}
-
-		/*
-		 * A patient in context (the calling system opened one patient's
-		 * record): only that patient's merge group is visible.
-		 */
-		cache.patient = access_context_patient_id();
-		cache.patient_group = NULL;
-		if (cache.patient != 0)
-		{
-			char		idtext[32];
-
-			snprintf(idtext, sizeof(idtext), INT64_FORMAT, cache.patient);
-			args[0] = CStringGetTextDatum(idtext);
-			spi_run("SELECT p.patient_id FROM scr.patient p JOIN scr.patient c"
-					" ON coalesce(p.merged_into, p.patient_id) = coalesce(c.merged_into, c.patient_id)"
-					" WHERE c.patient_id = $1::bigint", 1, args);
-			memset(&ctl, 0, sizeof(ctl));
-			ctl.keysize = sizeof(int64);
-			ctl.entrysize = sizeof(int64);
-			ctl.hcxt = cache_context;
-			cache.patient_group = hash_create("scr patient in context", 16, &ctl,
-											  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-			for (i = 0; i < SPI_processed; i++)
-			{
-				bool		isnull;
-				int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-															 SPI_tuptable->tupdesc, 1, &isnull));
-
-				hash_search(cache.patient_group, &id, HASH_ENTER, NULL);
-			}
-		}
-
-		/* What the role profile's activities allow. */
-		args[0] = CStringGetTextDatum(role_profile);
-		spi_run("SELECT aa.kind, max(aa.max_sensitivity)::text"
-				" FROM scr.role_profile rp"
-				" JOIN scr.job_role_activity jra ON jra.job_role = rp.job_role"
-				" JOIN scr.activity_access aa ON aa.activity = jra.activity"
-				" WHERE rp.role_profile_id = $1 AND rp.active"
-				" GROUP BY aa.kind ORDER BY aa.kind", 1, args);
-		cache.kinds = spi_column_strings(cache_context, &cache.nkinds);
-		cache.max_sensitivity = MemoryContextAlloc(cache_context, cache.nkinds + 1);
-		for (i = 0; i < SPI_processed; i++)
-		{
-			char	   *sens = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
-
-			cache.max_sensitivity[i] = sens ? sens[0] : 'N';
-		}
-		spi_run("SELECT 1 FROM scr.role_profile rp"
-				" JOIN scr.job_role_activity jra ON jra.job_role = rp.job_role"
-				" WHERE rp.role_profile_id = $1 AND rp.active AND jra.activity = 'B1001'", 1, args);
-		cache.demographics = SPI_processed > 0;
-
-		args[0] = CStringGetTextDatum(ods);
-		spi_run("SELECT coalesce((SELECT reads_in FROM scr.organisation_sharing WHERE ods_code = $1), true)",
-				1, args);
-		{
-			bool		isnull;
-
-			cache.reads_in = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		}
-		spi_run("SELECT ods_code FROM scr.organisation_sharing WHERE NOT shares_out ORDER BY ods_code", 0, NULL);
-		cache.private_orgs = spi_column_strings(cache_context, &cache.nprivate);
-
-		spi_run("SELECT category FROM scr.sensitivity_category WHERE sealed ORDER BY category", 0, NULL);
-		cache.sealed = spi_column_strings(cache_context, &cache.nsealed);
-
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		SetUserIdAndSecContext(save_userid, save_sec);
-	}
-	PG_END_TRY();
+	run_as_owner(load_access_cache, &req);
 
 	strlcpy(cache.role_profile_id, role_profile, NAMELEN);
 	strlcpy(cache.professional_id, professional, NAMELEN);
@@ -518,15 +561,7 @@ current_cache(void)
 	if (!direct)
 		return NULL;
 
-	/*
-	 * Pick up invalidations other sessions have committed, once a statement
-	 * (a table already locked in this transaction does not do it for us).
-	 */
-	if (GetCurrentStatementStartTimestamp() != last_statement)
-	{
-		AcceptInvalidationMessages();
-		last_statement = GetCurrentStatementStartTimestamp();
-	}
+	accept_invalidations();
 	if (!cache.valid ||
 		strcmp(cache.role_profile_id, role_profile) != 0 ||
 		strcmp(cache.professional_id, professional) != 0 ||
@@ -780,18 +815,38 @@ load_id_set(const char *name, const char *query)
 	return set;
 }
 
+/* The queries that fill the population cache (run by run_as_owner). */
+static void
+load_population(void *arg pg_attribute_unused())
+{
+	population.dissent =
+		load_id_set("scr dissent",
+					"WITH r AS (SELECT DISTINCT coalesce(dp.merged_into, dp.patient_id) AS root"
+					"  FROM scr.consent_directive d JOIN scr.patient dp ON dp.patient_id = d.patient_id"
+					"  WHERE d.status = 'active' AND d.provision = 'deny'"
+					"    AND d.actor_professional IS NULL AND d.actor_ods IS NULL"
+					"    AND d.entry_kind IS NULL AND d.sensitivity_category IS NULL AND d.purpose IS NULL"
+					"    AND d.valid_from <= statement_timestamp()"
+					"    AND (d.valid_to IS NULL OR d.valid_to > statement_timestamp()))"
+					" SELECT root FROM r UNION ALL"
+					" SELECT p.patient_id FROM scr.patient p JOIN r ON p.merged_into = r.root");
+	population.opted_out =
+		load_id_set("scr opted out",
+					"WITH r AS (SELECT DISTINCT coalesce(op.merged_into, op.patient_id) AS root"
+					"  FROM scr.patient_opt_out o JOIN scr.patient op ON op.patient_id = o.patient_id"
+					"  WHERE o.national_data_opt_out OR o.type1_objection)"
+					" SELECT root FROM r UNION ALL"
+					" SELECT p.patient_id FROM scr.patient p JOIN r ON p.merged_into = r.root");
+	spi_run("SELECT category FROM scr.sensitivity_category WHERE sealed ORDER BY category", 0, NULL);
+	population.sealed = spi_column_strings(population_context, &population.nsealed);
+}
+
 static PopulationCache *
 current_population(void)
 {
-	Oid			save_userid;
-	int			save_sec;
 	uint64		start_generation;
 
-	if (GetCurrentStatementStartTimestamp() != last_statement)
-	{
-		AcceptInvalidationMessages();
-		last_statement = GetCurrentStatementStartTimestamp();
-	}
+	accept_invalidations();
 	if (population.valid)
 		return &population;
 
@@ -803,40 +858,7 @@ current_population(void)
 		learn_watched();
 	start_generation = generation;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(tables_owner(),
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		population.dissent =
-			load_id_set("scr dissent",
-						"WITH r AS (SELECT DISTINCT coalesce(dp.merged_into, dp.patient_id) AS root"
-						"  FROM scr.consent_directive d JOIN scr.patient dp ON dp.patient_id = d.patient_id"
-						"  WHERE d.status = 'active' AND d.provision = 'deny'"
-						"    AND d.actor_professional IS NULL AND d.actor_ods IS NULL"
-						"    AND d.entry_kind IS NULL AND d.sensitivity_category IS NULL AND d.purpose IS NULL"
-						"    AND d.valid_from <= statement_timestamp()"
-						"    AND (d.valid_to IS NULL OR d.valid_to > statement_timestamp()))"
-						" SELECT root FROM r UNION ALL"
-						" SELECT p.patient_id FROM scr.patient p JOIN r ON p.merged_into = r.root");
-		population.opted_out =
-			load_id_set("scr opted out",
-						"WITH r AS (SELECT DISTINCT coalesce(op.merged_into, op.patient_id) AS root"
-						"  FROM scr.patient_opt_out o JOIN scr.patient op ON op.patient_id = o.patient_id"
-						"  WHERE o.national_data_opt_out OR o.type1_objection)"
-						" SELECT root FROM r UNION ALL"
-						" SELECT p.patient_id FROM scr.patient p JOIN r ON p.merged_into = r.root");
-		spi_run("SELECT category FROM scr.sensitivity_category WHERE sealed ORDER BY category", 0, NULL);
-		population.sealed = spi_column_strings(population_context, &population.nsealed);
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		SetUserIdAndSecContext(save_userid, save_sec);
-	}
-	PG_END_TRY();
+	run_as_owner(load_population, NULL);
 	population.valid = (generation == start_generation);
 	built_under_xact_snapshot |= IsolationUsesXactSnapshot();
 	return &population;

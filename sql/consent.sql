@@ -69,7 +69,10 @@ SELECT scr.mint_context_token('cgw', 'c_gp', 'rp_c_gp', 'CGP', 'TREAT', NULL, 60
        scr.mint_context_token('cgw', 'c_ed', 'rp_c_ed', 'CED', 'ETREAT', NULL, 600) AS ed5,
        scr.mint_context_token('cgw', 'c_gp', 'rp_c_gp', 'CGP', 'TREAT', NULL, 600) AS gp8,
        scr.mint_context_token('cgw', 'c_gp', 'rp_c_gp', 'CGP', 'TREAT', NULL, 600) AS gp9,
-       scr.mint_context_token('cgw', 'c_ed', 'rp_c_ed', 'CED', 'ETREAT', NULL, 600) AS ed6 \gset
+       scr.mint_context_token('cgw', 'c_ed', 'rp_c_ed', 'CED', 'ETREAT', NULL, 600) AS ed6,
+       scr.mint_context_token('cgw', 'c_gp', 'rp_c_gp', 'CGP', 'TREAT', NULL, 600) AS gp10,
+       scr.mint_context_token('cgw', 'c_ed', 'rp_c_ed', 'CED', 'ETREAT', NULL, 600) AS ed7,
+       scr.mint_context_token('cgw', 'c_clerk', 'rp_c_clerk', 'CED', 'ETREAT', NULL, 600) AS clerk2 \gset
 
 \c - regress_consent_gw
 SET search_path = public, scr;
@@ -138,6 +141,24 @@ SELECT scr.open_context(:'gp9');
 SELECT * FROM scr.patient_summary(:eli);
 SELECT count(*) AS eli_problems_visible FROM scr.problems WHERE patient_id = :eli;
 COMMIT;
+
+-- Directives the rules would not apply are refused, not stored.
+SELECT 'gp' AS who, result FROM public.csees(:'gp10', format(
+    'SELECT scr.record_consent(%s, %L, entry_kind => %L)', :eli, 'deny', 'Problems'));
+\c - postgres
+SELECT directive_id AS eli_denial FROM scr.consent_directive WHERE patient_id = :eli \gset
+SELECT scr.mint_context_token('cgw', 'c_gp', 'rp_c_gp', 'CGP', 'TREAT', NULL, 600) AS gp11,
+       scr.mint_context_token('cgw', 'c_gp', 'rp_c_gp', 'CGP', 'TREAT', NULL, 600) AS gp12 \gset
+\c - regress_consent_gw
+SET search_path = public, scr;
+SELECT 'gp' AS who, result FROM public.csees(:'gp11', format(
+    'SELECT scr.record_consent(%s, %L)', :eli, 'permit'));
+SELECT 'gp' AS who, result FROM public.csees(:'gp12', format(
+    'SELECT scr.record_consent(%s, %L, actor_ods => %L, entry_kind => %L)', :eli, 'permit', 'CED', 'problem'));
+-- Withdrawing needs a relationship too: the ED doctor has none with Eli.
+SELECT 'ed' AS who, result FROM public.csees(:'ed7', format('SELECT scr.withdraw_consent(%s, %s)', :eli, :eli_denial));
+-- A role without emergency access learns nothing, not even whether a patient exists.
+SELECT 'clerk' AS who, result FROM public.csees(:'clerk2', 'SELECT scr.break_glass(999999, ''emergency'', ''x'')');
 
 \c - postgres
 DROP FUNCTION public.csees(text, text);

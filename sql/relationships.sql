@@ -24,7 +24,8 @@ SELECT scr.mint_context_token('rgw', 'r_wi', 'rp_r_wi', 'RWI', 'TREAT') AS wi1,
        scr.mint_context_token('rgw', 'r_gp', 'rp_r_gp', 'RGP', 'TREAT') AS gp1,
        scr.mint_context_token('rgw', 'r_gp', 'rp_r_gp', 'RGP', 'TREAT') AS gp2,
        scr.mint_context_token('rgw', 'r_col', 'rp_r_col', 'RWI', 'TREAT') AS col1,
-       scr.mint_context_token('rgw', 'r_gp', 'rp_r_gp', 'RGP', 'TREAT') AS gp3 \gset
+       scr.mint_context_token('rgw', 'r_gp', 'rp_r_gp', 'RGP', 'TREAT') AS gp3,
+       scr.mint_context_token('rgw', 'r_wi', 'rp_r_wi', 'RWI', 'TREAT', NULL, 2) AS wi_short \gset
 
 \c - regress_rel_gw
 SET search_path = public, scr;
@@ -73,6 +74,16 @@ SELECT scr.open_context(:'gp2');
 SELECT display FROM scr.entry WHERE patient_id = :jo ORDER BY 1;
 SELECT * FROM scr.patient_summary(:jo);
 COMMIT;
+
+-- An expired session context opens nothing: no search, no claim.
+SELECT scr.open_context(:'wi_short', true);
+SELECT scr.find_patient('999 000 0042') IS NOT NULL AS found_while_valid;
+SELECT pg_sleep(2.5);
+\set ON_ERROR_STOP 0
+SELECT scr.find_patient('999 000 0042');
+SELECT scr.claim_relationship(:jo, 'after expiry', 1);
+\set ON_ERROR_STOP 1
+SELECT scr.close_context();
 
 -- Privacy officers see the self-claim alert.
 \c - regress_po

@@ -531,6 +531,16 @@ close_context(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Whether there is an acting context now: opened, and its token not expired
+ * (a session-scoped context ends at its token's exp).
+ */
+static bool
+context_live(void)
+{
+	return acting.active && GetCurrentStatementStartTimestamp() < acting.expires;
+}
+
+/*
  * The acting context's fields; NULL when there is none.  They cannot fail
  * and reveal nothing about any row: LEAKPROOF.
  */
@@ -539,7 +549,7 @@ PG_FUNCTION_INFO_V1(name); \
 Datum \
 name(PG_FUNCTION_ARGS) \
 { \
-	if (!acting.active) \
+	if (!context_live()) \
 		PG_RETURN_NULL(); \
 	PG_RETURN_TEXT_P(cstring_to_text(acting.field)); \
 }
@@ -554,7 +564,7 @@ PG_FUNCTION_INFO_V1(context_patient);
 Datum
 context_patient(PG_FUNCTION_ARGS)
 {
-	if (!acting.active || acting.patient_id == 0)
+	if (!context_live() || acting.patient_id == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INT64(acting.patient_id);
 }
@@ -563,7 +573,7 @@ PG_FUNCTION_INFO_V1(context_is_session);
 Datum
 context_is_session(PG_FUNCTION_ARGS)
 {
-	if (!acting.active)
+	if (!context_live())
 		PG_RETURN_NULL();
 	PG_RETURN_BOOL(acting.session_scope);
 }
@@ -642,31 +652,31 @@ mint_context_token(PG_FUNCTION_ARGS)
 const char *
 access_context_professional(void)
 {
-	return acting.active ? acting.professional_id : NULL;
+	return context_live() ? acting.professional_id : NULL;
 }
 
 const char *
 access_context_role_profile(void)
 {
-	return acting.active ? acting.role_profile_id : NULL;
+	return context_live() ? acting.role_profile_id : NULL;
 }
 
 const char *
 access_context_organisation(void)
 {
-	return acting.active ? acting.ods_code : NULL;
+	return context_live() ? acting.ods_code : NULL;
 }
 
 const char *
 access_context_purpose(void)
 {
-	return acting.active ? acting.purpose : NULL;
+	return context_live() ? acting.purpose : NULL;
 }
 
 int64
 access_context_patient_id(void)
 {
-	return acting.active ? acting.patient_id : 0;
+	return context_live() ? acting.patient_id : 0;
 }
 
 uint64

@@ -53,6 +53,7 @@ typedef struct AccessCache
 	char		role_profile_id[NAMELEN];
 	char		professional_id[NAMELEN];
 	char		ods_code[NAMELEN];
+	char		purpose[NAMELEN];
 	TimestampTz valid_until;	/* a relationship starts or ends then */
 	bool		demographics;
 	int			nkinds;
@@ -102,6 +103,7 @@ typedef struct PopulationCache
 	HTAB	   *opted_out;
 	int			nsealed;
 	char	  **sealed;
+	TimestampTz valid_until;	/* a dissent starts or ends then */
 } PopulationCache;
 
 static PopulationCache population = {0};
@@ -237,7 +239,7 @@ spi_column_strings(MemoryContext cxt, int *n)
 static void
 spi_run(const char *sql, int nargs, Datum *args)
 {
-	Oid			types[2] = {TEXTOID, TEXTOID};
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
 
 	if (SPI_execute_with_args(sql, nargs, types, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "scr: access cache query failed");
@@ -290,6 +292,7 @@ typedef struct AccessCacheRequest
 	const char *professional;
 	const char *role_profile;
 	const char *ods;
+	const char *purpose;
 } AccessCacheRequest;
 
 /* The queries that fill the access cache (run by run_as_owner). */
@@ -300,7 +303,7 @@ load_access_cache(void *arg)
 	const char *professional = req->professional;
 	const char *role_profile = req->role_profile;
 	const char *ods = req->ods;
-	Datum		args[2];
+	Datum		args[3];
 	HASHCTL		ctl;
 	uint64		i;
 	MemoryContext old;
@@ -327,6 +330,7 @@ load_access_cache(void *arg)
 			2, args);
 	active = SPI_processed > 0;
 	args[1] = CStringGetTextDatum(ods);
+	args[2] = CStringGetTextDatum(req->purpose);
 	spi_run("WITH rel AS ("
 			"  SELECT DISTINCT coalesce(p.merged_into, p.patient_id) AS root"
 			"  FROM (SELECT r.patient_id FROM scr.relationship r"
@@ -337,6 +341,7 @@ load_access_cache(void *arg)
 			"        SELECT d.patient_id FROM scr.consent_directive d"	/* permission to view */
 			"        WHERE d.status = 'active' AND d.provision = 'permit'"
 			"          AND (d.actor_professional = $1 OR d.actor_ods = $2)"
+			"          AND (d.purpose IS NULL OR d.purpose = $3)"
 			"          AND d.entry_kind IS NULL AND d.sensitivity_category IS NULL"
 			"          AND d.valid_from <= statement_timestamp()"
 			"          AND (d.valid_to IS NULL OR d.valid_to > statement_timestamp())"
@@ -346,7 +351,7 @@ load_access_cache(void *arg)
 			"  JOIN scr.patient p ON p.patient_id = x.patient_id)"
 			" SELECT root FROM rel"	/* the survivors, then their merged records */
 			" UNION ALL"
-			" SELECT p.patient_id FROM scr.patient p JOIN rel ON p.merged_into = rel.root", 2, args);
+			" SELECT p.patient_id FROM scr.patient p JOIN rel ON p.merged_into = rel.root", 3, args);
 	for (i = 0; active && i < SPI_processed; i++)
 	{
 		bool		isnull;
@@ -498,9 +503,10 @@ load_access_cache(void *arg)
 
 /* Build the cache for the acting context. */
 static void
-cache_load(const char *professional, const char *role_profile, const char *ods)
+cache_load(const char *professional, const char *role_profile, const char *ods,
+		   const char *purpose)
 {
-	AccessCacheRequest req = {professional, role_profile, ods};
+	AccessCacheRequest req = {professional, role_profile, ods, purpose};
 	uint64		start_generation;
 
 	cache_invalidate();
@@ -516,6 +522,7 @@ cache_load(const char *professional, const char *role_profile, const char *ods)
 	strlcpy(cache.role_profile_id, role_profile, NAMELEN);
 	strlcpy(cache.professional_id, professional, NAMELEN);
 	strlcpy(cache.ods_code, ods, NAMELEN);
+	strlcpy(cache.purpose, purpose, NAMELEN);
 	/* Serve it for this call; rebuild next time if it changed meanwhile. */
 	cache.valid = (generation == start_generation);
 	built_under_xact_snapshot |= IsolationUsesXactSnapshot();
@@ -566,9 +573,10 @@ current_cache(void)
 		strcmp(cache.role_profile_id, role_profile) != 0 ||
 		strcmp(cache.professional_id, professional) != 0 ||
 		strcmp(cache.ods_code, ods) != 0 ||
+		strcmp(cache.purpose, purpose) != 0 ||
 		cache.patient != access_context_patient_id() ||
 		GetCurrentStatementStartTimestamp() >= cache.valid_until)
-		cache_load(professional, role_profile, ods);
+		cache_load(professional, role_profile, ods, purpose);
 	if (cache.valid)
 	{
 		checked_version = access_context_version();
@@ -738,7 +746,7 @@ access_invalidate(PG_FUNCTION_ARGS)
  * scr.entry_withheld_reason(patient_id, kind, sensitivity, category,
  * ods_code) returns text: NULL when the acting professional may see the
  * entry, else the class of reason it is withheld ('no_relationship',
- * 'role', 'consent', 'sealed') -- never anything of its content.  For the
+ * 'role', 'sharing', 'consent', 'sealed') -- never anything of its content.  For the
  * patient summary's withheld counts.
  */
 PG_FUNCTION_INFO_V1(entry_withheld_reason);
@@ -839,6 +847,15 @@ load_population(void *arg pg_attribute_unused())
 					" SELECT p.patient_id FROM scr.patient p JOIN r ON p.merged_into = r.root");
 	spi_run("SELECT category FROM scr.sensitivity_category WHERE sealed ORDER BY category", 0, NULL);
 	population.sealed = spi_column_strings(population_context, &population.nsealed);
+	spi_run("SELECT min(t) FROM (SELECT valid_from AS t FROM scr.consent_directive WHERE status = 'active'"
+			" UNION ALL SELECT valid_to FROM scr.consent_directive WHERE status = 'active') x"
+			" WHERE t > statement_timestamp()", 0, NULL);
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		population.valid_until = isnull ? DT_NOEND : DatumGetTimestampTz(d);
+	}
 }
 
 static PopulationCache *
@@ -847,7 +864,7 @@ current_population(void)
 	uint64		start_generation;
 
 	accept_invalidations();
-	if (population.valid)
+	if (population.valid && GetCurrentStatementStartTimestamp() < population.valid_until)
 		return &population;
 
 	if (population_context == NULL)

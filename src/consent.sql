@@ -132,6 +132,41 @@ BEGIN
         RAISE EXCEPTION 'no legitimate relationship with patient %', record_consent.patient_id
             USING ERRCODE = 'insufficient_privilege';
     END IF;
+    -- Only the forms the access rules apply are recorded (a directive that
+    -- silently did nothing would mislead the patient and the clinician).
+    IF provision IS NULL OR provision NOT IN ('permit', 'deny') THEN
+        RAISE EXCEPTION 'provision must be permit or deny' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF record_consent.entry_kind IS NOT NULL
+       AND NOT EXISTS (SELECT FROM scr.entry_kind k WHERE k.kind = record_consent.entry_kind) THEN
+        RAISE EXCEPTION 'unknown entry kind "%"', record_consent.entry_kind USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF record_consent.sensitivity_category IS NOT NULL
+       AND NOT EXISTS (SELECT FROM scr.sensitivity_category c
+                       WHERE c.category = lower(record_consent.sensitivity_category)) THEN
+        RAISE EXCEPTION 'unknown sensitivity category "%"', record_consent.sensitivity_category
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF record_consent.purpose IS NOT NULL
+       AND record_consent.purpose NOT IN ('TREAT', 'ETREAT', 'COC', 'CAREMGT', 'PATRQT', 'POPHLTH',
+                                          'HOPERAT', 'HPAYMT', 'HRESCH') THEN
+        RAISE EXCEPTION 'unknown purpose of use "%"', record_consent.purpose
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF record_consent.actor_professional IS NOT NULL AND record_consent.actor_ods IS NOT NULL THEN
+        RAISE EXCEPTION 'a directive names a professional or an organisation, not both'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF provision = 'permit' AND (record_consent.actor_professional IS NULL AND record_consent.actor_ods IS NULL
+                                 OR record_consent.entry_kind IS NOT NULL) THEN
+        RAISE EXCEPTION 'a permit names an actor, and at most a sensitivity category'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Permission to view names only the actor; unsealing names the actor and the category.';
+    END IF;
+    IF record_consent.valid_to IS NOT NULL
+       AND record_consent.valid_to <= coalesce(record_consent.valid_from, statement_timestamp()) THEN
+        RAISE EXCEPTION 'valid_to must be after valid_from' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     INSERT INTO scr.consent_directive (patient_id, provision, actor_professional, actor_ods, purpose,
                                        entry_kind, sensitivity_category, valid_from, valid_to,
                                        recorded_by)
@@ -152,6 +187,10 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS 
 BEGIN
     IF scr.context_professional() IS NULL OR NOT scr._context_has_activity('B0015') THEN
         RAISE EXCEPTION 'only a professional whose role records consent may withdraw a directive'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF NOT scr.may_read_patient(withdraw_consent.patient_id) THEN
+        RAISE EXCEPTION 'no legitimate relationship with patient %', withdraw_consent.patient_id
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     UPDATE scr.consent_directive d SET status = 'inactive'
@@ -183,10 +222,12 @@ BEGIN
         RAISE EXCEPTION 'no acting professional' USING ERRCODE = 'insufficient_privilege',
             HINT = 'Open a context with scr.open_context first.';
     END IF;
-    IF NOT EXISTS (SELECT FROM scr.patient p WHERE p.patient_id = break_glass.patient_id) THEN
-        problem := 'no such patient';
-    ELSIF NOT scr._context_has_activity('B0168') THEN
+    -- The activity first: a role without emergency access learns nothing,
+    -- not even whether the patient exists.
+    IF NOT scr._context_has_activity('B0168') THEN
         problem := format('role profile "%s" has no emergency access', scr.context_role_profile());
+    ELSIF NOT EXISTS (SELECT FROM scr.patient p WHERE p.patient_id = break_glass.patient_id) THEN
+        problem := 'no such patient';
     ELSIF override_dissent AND NOT scr._context_has_activity('B0082') THEN
         problem := format('role profile "%s" may not override dissent', scr.context_role_profile());
     ELSIF reason_code IS NULL OR NOT EXISTS (SELECT FROM scr.break_glass_reason r WHERE r.reason_code = break_glass.reason_code) THEN

@@ -46,11 +46,15 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, scr, pg_t
 DECLARE
     root bigint := scr.current_patient_id(merge_group.patient_id);
 BEGIN
+    -- Only for a patient the caller may see: ids reveal merges too.
+    IF root IS NULL OR NOT scr.may_read_patient(root) THEN
+        RETURN '{}'::bigint[];
+    END IF;
     RETURN root || ARRAY(SELECT p.patient_id FROM scr.patient p WHERE p.merged_into = root);
 END
 $$;
 COMMENT ON FUNCTION scr.merge_group(bigint) IS
-    'the patient a record has become and every record merged into it (ids only)';
+    'the patient a record has become and every record merged into it (ids only; empty unless the caller may see the patient)';
 
 -- One patient's current record, newest first: what a clinician's system
 -- shows on opening a patient.  The caller's policies apply.

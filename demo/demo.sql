@@ -5,10 +5,11 @@
 --   2. A synthetic area: 10,000 people, seven sources, loaded through the feeds
 --   3. The record: patients, linkage, entries, sensitive content
 --   4. Reading as different professionals: context tokens and row-level security
---   5. A dead letter and its replay
---   6. Versions: corrections, late arrivals, entered-in-error, the record as of a time
---   7. One patient's combined record, with provenance
---   8. A merge (HL7 A40) and its unmerge
+--   5. Consent, break-glass, reporting and secondary use
+--   6. A dead letter and its replay
+--   7. Versions: corrections, late arrivals, entered-in-error, the record as of a time
+--   8. One patient's combined record, with provenance
+--   9. A merge (HL7 A40) and its unmerge
 
 \set QUIET on
 \set ECHO none
@@ -99,8 +100,8 @@ SELECT role_name, source_code FROM scr.feed_binding ORDER BY source_code;
 \echo
 
 \echo '-- Read as the superuser, who bypasses row-level security: the whole'
-\echo '-- record.  Section 4 reads it as care professionals do; the sections after'
-\echo '-- it are the superuser''s again.'
+\echo '-- record.  Sections 4 and 5 read it as care professionals and other roles'
+\echo '-- do; the sections after them are the superuser''s again.'
 
 \echo '-- People in the area, the patients the record made of them, and what it holds.'
 SELECT (SELECT count(*) FROM synthetic.person) AS people,
@@ -381,8 +382,7 @@ SELECT t.who, s.patients, s.entries, s.restricted, s.very_restricted, (s.by_kind
 FROM demo_token t CROSS JOIN LATERAL public.demo_sees(t.token, :show_patient) s
 ORDER BY t.n;
 
-\echo '-- Back to the superuser for the rest of the demo; the operator''s change is'
-\echo '-- undone.'
+\echo '-- Back to the superuser; the operator''s change is undone.'
 \c - :demo_superuser
 \set ECHO none
 SET datestyle = ISO;
@@ -392,7 +392,138 @@ SET scr.allow_test_nhs_numbers = on;
 UPDATE scr.activity_access SET max_sensitivity = 'R' WHERE activity = 'B0370' AND kind = 'observation';
 
 \echo
-\echo '==== 5. A dead letter and its replay ==============================='
+\echo '==== 5. Consent, break-glass, reporting and secondary use =========='
+\echo
+
+\echo '-- Another patient of Dr Obi''s practice: the first with a sexual health'
+\echo '-- result (very restricted, V, and sealed).'
+SELECT min(e.patient_id) AS cp FROM scr.entry e JOIN scr.patient p USING (patient_id)
+WHERE p.gp_practice = 'B86003' AND e.sensitivity_category = 'hiv_sti' \gset
+\echo '-- Recording consent needs activity B0015, which no shipped job role holds:'
+\echo '-- the superuser grants it to R8000 for this section.  Then logins, and'
+\echo '-- tokens the gateway keeps in a temporary table, as in section 4.'
+INSERT INTO scr.job_role_activity (job_role, activity) VALUES ('R8000', 'B0015');
+CREATE ROLE demo_privacy LOGIN IN ROLE scr_privacy_officer;
+CREATE ROLE demo_reporter LOGIN IN ROLE scr_reporting;
+CREATE ROLE demo_researcher LOGIN IN ROLE scr_secondary_use;
+SELECT scr.mint_context_token('demo', 'dr_obi', 'dr_obi.B86003', 'B86003', 'TREAT') AS t5_obi_1,
+       scr.mint_context_token('demo', 'dr_obi', 'dr_obi.B86003', 'B86003', 'TREAT') AS t5_obi_2,
+       scr.mint_context_token('demo', 'dr_far', 'dr_far.RZZ', 'RZZ', 'ETREAT') AS t5_far_1,
+       scr.mint_context_token('demo', 'dr_far', 'dr_far.RZZ', 'RZZ', 'ETREAT') AS t5_far_2 \gset
+\c - demo_gateway
+\set ECHO none
+CREATE TEMP TABLE demo_token (who, token) AS VALUES
+    ('dr_obi 1', :'t5_obi_1'), ('dr_obi 2', :'t5_obi_2'),
+    ('dr_far 1', :'t5_far_1'), ('dr_far 2', :'t5_far_2');
+\set ECHO queries
+
+\echo '-- Dr Obi opens the patient: scr.patient_entries (the record, newest first)'
+\echo '-- and scr.patient_summary (visible by kind; withheld counted by reason).'
+\echo '-- The practice''s V result is beyond any shipped role.'
+BEGIN;
+SELECT scr.open_context(token) FROM demo_token WHERE who = 'dr_obi 1' \gset
+SELECT effective_start::date AS effective, kind, display, ods_code, sensitivity AS sens
+FROM scr.patient_entries(:cp) LIMIT 3;
+SELECT * FROM scr.patient_summary(:cp);
+\echo '-- The patient objects to sharing: Dr Obi records the dissent.  Content is'
+\echo '-- hidden from everyone; the identity stays, so the objection is honoured.'
+SELECT scr.record_consent(:cp, 'deny') AS dissent \gset
+SELECT patient_id, given_name, family_name, birth_date, gp_practice,
+       (SELECT count(*) FROM scr.patient_entries(:cp)) AS entries
+FROM scr.patient WHERE patient_id = :cp;
+SELECT * FROM scr.patient_summary(:cp);
+COMMIT;
+
+\echo '-- Dr Far, an ED doctor at the out-of-area trust with no relationship,'
+\echo '-- breaks the glass: coded reason, reason in words, minutes.  That opens the'
+\echo '-- patient, not past the dissent: only legal override (B0082) may, and no'
+\echo '-- shipped role holds it.'
+BEGIN;
+SELECT scr.open_context(token) FROM demo_token WHERE who = 'dr_far 1' \gset
+SELECT scr.break_glass(:cp, 'emergency', 'Unconscious in resus, no history available', 30)
+       - statement_timestamp() AS granted_for;
+SELECT sum(visible) AS visible, sum(withheld) AS withheld,
+       sum(substring(withheld_reasons FROM 'consent (\d+)')::int) AS for_consent
+FROM scr.patient_summary(:cp);
+SAVEPOINT override;
+\set ON_ERROR_STOP 0
+SELECT scr.break_glass(:cp, 'emergency', 'Unconscious in resus', 30, override_dissent => true);
+\set ON_ERROR_STOP 1
+ROLLBACK TO override;
+COMMIT;
+
+\echo '-- A privacy officer''s login sees the alert raised (the refusal rolled back'
+\echo '-- with its error: recording refusals is the audit layer''s work).'
+\c - demo_privacy
+SELECT kind, professional_id, ods_code, detail FROM scr.privacy_alert WHERE patient_id = :cp;
+
+\echo '-- The patient withdraws the dissent.  Dr Obi sees the record again, and so'
+\echo '-- does Dr Far while the break-glass lasts.'
+\c - demo_gateway
+\set ECHO none
+CREATE TEMP TABLE demo_token (who, token) AS VALUES ('dr_obi 2', :'t5_obi_2'), ('dr_far 2', :'t5_far_2');
+\set ECHO queries
+BEGIN;
+SELECT scr.open_context(token) FROM demo_token WHERE who = 'dr_obi 2' \gset
+SELECT scr.withdraw_consent(:cp, :dissent) \gset
+SELECT count(*) AS entries FROM scr.patient_entries(:cp);
+COMMIT;
+BEGIN;
+SELECT scr.open_context(token) FROM demo_token WHERE who = 'dr_far 2' \gset
+SELECT sum(visible) AS visible, sum(withheld) AS withheld,
+       sum(substring(withheld_reasons FROM 'consent (\d+)')::int) AS for_consent
+FROM scr.patient_summary(:cp);
+COMMIT;
+
+\echo
+\echo '-- The National Data Opt-out and Type 1 objections limit secondary use,'
+\echo '-- never direct care.  Canal Street''s feed login records three patients'' flags.'
+\c - :demo_superuser
+\set ECHO none
+SET datestyle = ISO;
+SET timezone = 'Europe/London';
+SET scr.allow_test_nhs_numbers = on;
+\set ECHO queries
+DELETE FROM scr.job_role_activity WHERE job_role = 'R8000' AND activity = 'B0015';
+SELECT string_agg(quote_literal(local_id), ', ' ORDER BY local_id) AS opt_out_ids FROM (SELECT local_id
+FROM scr.source_identifier WHERE source_code = 'gp_canal' ORDER BY local_id LIMIT 3) x \gset
+SET ROLE feed_gp_canal;
+SELECT o.local_id, o.national_data_opt_out, o.type1_objection
+FROM unnest(ARRAY[:opt_out_ids], ARRAY[true, false, true], ARRAY[false, true, true])
+         AS o(local_id, national_data_opt_out, type1_objection),
+     scr.record_opt_out('gp_canal', o.local_id, o.national_data_opt_out, o.type1_objection);
+RESET ROLE;
+
+\echo '-- A reporting login (scr_reporting) reads the record consent-filtered (no'
+\echo '-- dissenters, no V, nothing sealed); opt-outs do not apply.  Canal Street:'
+\c - demo_reporter
+SELECT count(DISTINCT p.patient_id) AS patients, count(e.entry_id) AS entries
+FROM scr.patient p LEFT JOIN scr.report_entry e USING (patient_id)
+WHERE p.gp_practice = 'B86003' AND p.merged_into IS NULL;
+
+\echo '-- A research login (scr_secondary_use) reads pseudonymised views without'
+\echo '-- identifiers, never the record; opted-out patients and sensitive categories'
+\echo '-- are left out.  (Pseudonyms change with the key: only lengths are shown.)'
+\c - demo_researcher
+SELECT * FROM scr.research_patient LIMIT 0;
+SELECT count(*) AS patients, count(DISTINCT p.pseudonym) AS pseudonyms,
+       min(length(p.pseudonym)) AS pseudonym_length, sum(e.n) AS entries
+FROM scr.research_patient p LEFT JOIN (SELECT pseudonym, count(*) AS n FROM scr.research_entry
+                                       GROUP BY 1) e USING (pseudonym)
+WHERE p.gp_practice = 'B86003';
+\set ON_ERROR_STOP 0
+SELECT count(*) FROM scr.patient;
+\set ON_ERROR_STOP 1
+
+\c - :demo_superuser
+\set ECHO none
+SET datestyle = ISO;
+SET timezone = 'Europe/London';
+SET scr.allow_test_nhs_numbers = on;
+\set ECHO queries
+
+\echo
+\echo '==== 6. A dead letter and its replay ==============================='
 \echo
 
 \echo '-- Someone the hospital has never sent: the first person (by id) known only'
@@ -483,7 +614,7 @@ SELECT e.patient_id, e.kind, e.display, e.status, e.source_code, e.ods_code, e.v
 FROM scr.entry e WHERE e.source_code = 'acute_pas' AND e.source_ref = 'ED-2024-0001';
 
 \echo
-\echo '==== 6. Versions =================================================='
+\echo '==== 7. Versions =================================================='
 \echo
 
 \echo '-- Each entry is identified by its source''s reference (source_ref); its'
@@ -568,7 +699,7 @@ LEFT JOIN LATERAL (SELECT * FROM scr.entries_as_of(:ed_patient_id, m.at) x
 ORDER BY m.label, e.source_ref;
 
 \echo
-\echo '==== 7. One patient''s combined record =============================='
+\echo '==== 8. One patient''s combined record =============================='
 \echo
 
 \echo '-- The patient section 4 read as different professionals, now read whole'
@@ -606,7 +737,7 @@ ORDER BY e.effective_start DESC, e.entry_id
 LIMIT 30;
 
 \echo
-\echo '==== 8. A merge (HL7 A40) and its unmerge =========================='
+\echo '==== 9. A merge (HL7 A40) and its unmerge =========================='
 \echo
 
 \echo '-- The hospital''s ED registered this patient as an unknown arrival, without'

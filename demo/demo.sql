@@ -10,6 +10,7 @@
 --   7. Versions: corrections, late arrivals, entered-in-error, the record as of a time
 --   8. One patient's combined record, with provenance
 --   9. A merge (HL7 A40) and its unmerge
+--  10. The audit of writes
 
 \set QUIET on
 \set ECHO none
@@ -794,3 +795,21 @@ FROM scr.patient p WHERE patient_id IN (:show_patient, :dup_patient) ORDER BY pa
 SELECT patient_id, into_patient_id, from_local_id, to_local_id, merged_by, unmerged_by,
        unmerged_at IS NOT NULL AS undone
 FROM scr.patient_merge ORDER BY merge_id;
+
+\echo ''
+\echo '==== 10. The audit of writes ======================================='
+\echo '-- Every statement that wrote patient data left one event per patient:'
+\echo '-- the whole load above, and every change since, by table and action.'
+\echo '-- (Reads are not audited yet; see docs/audit.md.)'
+SELECT object_table, action, count(*) AS events, sum(row_count) AS rows_written,
+       count(DISTINCT patient_id) AS patients, count(DISTINCT caller) AS callers
+FROM scr.audit_event GROUP BY 1, 2 ORDER BY 1, 2;
+\echo '-- Who did what to the combined-record patient, oldest first.'
+SELECT action, object_table, row_count, caller,
+       coalesce(professional_id, '-') AS professional, coalesce(purpose, '-') AS purpose
+FROM scr.audit_event WHERE patient_id = :show_patient
+ORDER BY audit_event_id LIMIT 12;
+\echo '-- Nobody can rewrite it, the owner included.'
+\set ON_ERROR_STOP 0
+DELETE FROM scr.audit_event WHERE patient_id = :show_patient;
+\set ON_ERROR_STOP 1

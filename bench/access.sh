@@ -34,13 +34,13 @@
 # (scr_bench_access), SCR_BENCH_KEEP=1 (keep the database and the login),
 # SCR_BENCH_OUT (where the raw per-round timings go).
 set -euo pipefail
+source "$(dirname "$0")/lib.bash"
 
 ENTRIES=${SCR_BENCH_ACCESS_ENTRIES:-1000000}
 PATIENTS=${SCR_BENCH_ACCESS_PATIENTS:-100000}
 FETCH_MS=${SCR_BENCH_ACCESS_FETCH_MS:-250}
 ROUNDS=${SCR_BENCH_ROUNDS:-7}
 DB=${SCR_BENCH_ACCESS_DB:-scr_bench_access}
-OUT=${SCR_BENCH_OUT:-$(cd "$(dirname "$0")" && pwd)/out}
 LOGIN=scr_bench_access_gateway	# cluster-wide: two runs must not overlap on one server
 for v in ENTRIES PATIENTS FETCH_MS ROUNDS; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "access: $v must be a positive integer" >&2; exit 1; }
@@ -51,10 +51,9 @@ if ((PATIENTS < 1000 || ENTRIES < 2 * PATIENTS)); then
 fi
 mkdir -p "$OUT"
 
-# No JIT and no parallel workers (the parallel phase allows them): both add
-# noise and neither is what is being measured.
-export PGOPTIONS="-c jit=off -c max_parallel_workers_per_gather=0 -c search_path=public,scr -c client_min_messages=warning"
-psql() { command psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+# No JIT and no parallel workers (bench/lib.bash), but the parallel phase
+# allows them.  scr is on the search path.
+PGOPTIONS+=" -c search_path=public,scr"
 bsql() {
 	psql -d "$DB" -v entries="$ENTRIES" -v patients="$PATIENTS" -v fetch_ms="$FETCH_MS" \
 		-v rounds="$ROUNDS" -v login="$LOGIN" "$@"
@@ -69,28 +68,22 @@ gsql() {
 		cat
 	} | bsql "$@"
 }
-say() { printf '   %s\n' "$*"; }
 
-cleanup() {
-	psql -d postgres -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
-	psql -d postgres -c "DROP ROLE IF EXISTS $LOGIN" >/dev/null 2>&1 || true
-}
-psql -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-if [ "${SCR_BENCH_KEEP:-0}" != 1 ]; then
-	trap cleanup EXIT
-fi
+bench_fresh_db "$DB" "$LOGIN"
 
 echo "access bench: $ENTRIES entries over $PATIENTS patients, fetches repeated for ${FETCH_MS} ms a timing," \
 	"median of $ROUNDS interleaved rounds; $(psql -d postgres -c "SHOW server_version") server," \
 	"jit off, no parallel workers (but in the parallel phase)"
 
-# --- harness: timing, plan checks, reporting --------------------------------
-bsql <<'SQL'
+# --- harness: bench/lib.sql, and this bench's own helpers --------------------
+bsql -v lib_sql="$BENCH_DIR/lib.sql" <<'SQL'
 CREATE EXTENSION scr;
-CREATE SCHEMA bench;
+\i :lib_sql
 CREATE SCHEMA plain;
 
-CREATE TABLE bench.timing (phase text, variant text, round int, ms float8);
+-- Wider report columns than bench/lib.sql's: phase labels up to
+-- 'parallel:', ratios up to 99999.99.
+UPDATE bench.line_style SET label_width = 9, ratio_width = 7;
 
 -- Stop the bench when a check fails.
 CREATE FUNCTION bench.check(ok boolean, what text) RETURNS void LANGUAGE plpgsql AS $$
@@ -108,106 +101,6 @@ BEGIN
 		EXECUTE q;
 	END LOOP;
 END $$;
-
--- Wall time of one statement in the server, divided by the number of
--- queries it runs (per), after an untimed statement (pre) when given.
-CREATE FUNCTION bench.time_ms(q text, per int DEFAULT 1, pre text DEFAULT NULL) RETURNS float8
-LANGUAGE plpgsql AS $$
-DECLARE
-	t0 timestamptz;
-BEGIN
-	IF pre IS NOT NULL THEN
-		EXECUTE pre;
-	END IF;
-	t0 := clock_timestamp();
-	EXECUTE q;
-	RETURN 1000 * extract(epoch FROM clock_timestamp() - t0) / per;
-END $$;
-
--- One warm-up run of each variant (discarded), then `rounds` rounds of all
--- variants, the order rotating each round so no variant always runs first.
-CREATE FUNCTION bench.measure(phase text, variants text[], queries text[], rounds int,
-							  per int[] DEFAULT NULL, pre text[] DEFAULT NULL)
-RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-	n int := cardinality(variants);
-	r int;
-	j int;
-	k int;
-BEGIN
-	FOR j IN 1 .. n LOOP
-		PERFORM bench.time_ms(queries[j], coalesce(per[j], 1), pre[j]);
-	END LOOP;
-	FOR r IN 1 .. rounds LOOP
-		FOR j IN 0 .. n - 1 LOOP
-			k := (r + j) % n + 1;
-			INSERT INTO bench.timing
-			VALUES (phase, variants[k], r, bench.time_ms(queries[k], coalesce(per[k], 1), pre[k]));
-		END LOOP;
-	END LOOP;
-END $$;
-
--- EXPLAIN of q, one string; with do_analyze the query runs (a warm-up).
-CREATE FUNCTION bench.plan(q text, do_analyze boolean) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	line text;
-	result text := '';
-BEGIN
-	FOR line IN EXECUTE CASE WHEN do_analyze
-			THEN 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) '
-			ELSE 'EXPLAIN (COSTS OFF) ' END || q LOOP
-		result := result || line || E'\n';
-	END LOOP;
-	RETURN result;
-END $$;
-
--- Refuse to time a query whose plan is not the one the comparison is about.
-CREATE FUNCTION bench.require_plan(q text, must text[], must_not text, do_analyze boolean)
-RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-	p text := bench.plan(q, do_analyze);
-	m text;
-BEGIN
-	FOREACH m IN ARRAY must LOOP
-		IF p !~ m THEN
-			RAISE EXCEPTION 'plan of "%" lacks /%/:%', q, m, E'\n' || p;
-		END IF;
-	END LOOP;
-	IF must_not IS NOT NULL AND p ~ must_not THEN
-		RAISE EXCEPTION 'plan of "%" has /%/:%', q, must_not, E'\n' || p;
-	END IF;
-END $$;
-
-CREATE FUNCTION bench.median(p text, v text) RETURNS float8 LANGUAGE sql AS $$
-	SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)
-	FROM bench.timing WHERE phase = p AND variant = v
-$$;
-
--- One report line: median(num)/median(den), the spread of the same ratio
--- taken round by round, and PASS/MISS against the target.  kind is 'max'
--- (ratio must not exceed target) or 'info'.
-CREATE FUNCTION bench.line(p text, num text, den text, kind text, target float8, note text DEFAULT '')
-RETURNS text LANGUAGE sql AS $$
-	WITH per_round AS (
-		SELECT a.ms / nullif(b.ms, 0) AS ratio
-		FROM bench.timing a JOIN bench.timing b USING (phase, round)
-		WHERE a.phase = p AND a.variant = num AND b.variant = den
-	), x AS (
-		-- Rounded as printed, so a PASS never shows a figure over its target.
-		SELECT round((bench.median(p, num) / nullif(bench.median(p, den), 0))::numeric, 2) AS ratio,
-			   (SELECT min(ratio) FROM per_round) AS lo,
-			   (SELECT max(ratio) FROM per_round) AS hi
-	)
-	SELECT format('%-9s %-28s = %7sx  %-20s %-4s  (rounds %s..%s)%s',
-				  p || ':', num || '/' || den, to_char(ratio, 'FM99990.00'),
-				  CASE kind WHEN 'max' THEN format('(target <= %sx)', target) ELSE '' END,
-				  CASE WHEN kind = 'info' THEN 'info'
-					   WHEN ratio <= target THEN 'PASS'
-					   ELSE 'MISS' END,
-				  to_char(lo, 'FM99990.00'), to_char(hi, 'FM99990.00'),
-				  CASE WHEN note <> '' THEN '  ' || note ELSE '' END)
-	FROM x
-$$;
 SQL
 
 # --- data: 100k patients, 1M entries, relationships --------------------------
@@ -561,7 +454,7 @@ gsql "${qv[@]}" <<'SQL'
 SET enable_indexonlyscan = off;
 SELECT bench.require_plan(:'q_policy', ARRAY['Seq Scan on entry', 'may_read_entry'], 'Index|Gather', true);
 SET enable_nestloop = off;
-SELECT bench.require_plan(:'q_hand', ARRAY['Seq Scan on entry e', 'Hash'],
+SELECT bench.require_plan(:'q_hand', ARRAY['(Seq Scan|Bitmap Heap Scan) on entry e', 'Hash'],
 						  'Nested Loop|Index Scan using entry|Gather|may_read', true);
 RESET enable_nestloop;
 SELECT bench.require_plan(:'q_scan', ARRAY['Seq Scan on entry'], 'Index|Gather|Filter', true);
@@ -629,7 +522,7 @@ SQL
 )
 
 # --- report ----------------------------------------------------------------------
-bsql -c "\\copy (SELECT * FROM bench.timing ORDER BY phase, round, variant) TO '$OUT/access_timings.csv' CSV HEADER"
+save_timings access_timings.csv
 echo
 bsql -v parallel_plan="$parallel_plan" -v view_scan="$view_scan" -v hand_plan="$hand_plan" <<'SQL'
 SELECT bench.line('count', 'policy', 'hand-written', 'max', 1.25);
@@ -648,5 +541,4 @@ SELECT bench.line('parallel', 'policy', 'hand-written', 'info', NULL,
 				  format('(hand-written plan: %s; the policy runs in the leader)', :'parallel_plan'));
 SELECT bench.line('parallel', 'policy', 'unfiltered', 'info', NULL);
 SQL
-echo "(ratios are of medians; 'rounds a..b' is the same ratio's range over the rounds;"
-echo " raw per-round timings, for this machine only: $OUT/access_timings.csv)"
+rounds_footer access_timings.csv

@@ -36,16 +36,15 @@
 # loaded or timed: policies, audit), SCR_BENCH_KEEP=1 (keep the database and
 # the feed roles), SCR_BENCH_OUT (where the raw times go).
 set -euo pipefail
+source "$(dirname "$0")/lib.bash"
 
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
 PEOPLE=${SCR_BENCH_INGEST_PEOPLE:-10700}
 SEED=${SCR_BENCH_INGEST_SEED:-0.42}
 BATCH=${SCR_BENCH_INGEST_BATCH:-1000}
 ROUNDS=${SCR_BENCH_INGEST_ROUNDS:-1}
 DB=${SCR_BENCH_INGEST_DB:-scr_bench_ingest}
 SETUP=${SCR_BENCH_INGEST_SETUP:-}
-OUT=${SCR_BENCH_OUT:-$HERE/out}
 TARGET=4
 for v in PEOPLE BATCH ROUNDS; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "ingest: SCR_BENCH_INGEST_$v must be a positive integer" >&2; exit 1; }
@@ -56,26 +55,19 @@ if [ -n "$SETUP" ]; then
 fi
 mkdir -p "$OUT"
 
-# No JIT and no parallel workers: both add noise and neither is what is being
-# measured.  Test-range NHS numbers are allowed: the synthetic area uses them.
-export PGOPTIONS="-c jit=off -c max_parallel_workers_per_gather=0 -c client_min_messages=warning -c scr.allow_test_nhs_numbers=on"
-psql() { command psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+# No JIT and no parallel workers (bench/lib.bash).  Test-range NHS numbers
+# are allowed: the synthetic area uses them.
+PGOPTIONS+=" -c scr.allow_test_nhs_numbers=on"
 bsql() { psql -d "$DB" -v batch="$BATCH" "$@"; }
-say() { printf '   %s\n' "$*"; }
 
 # The feed logins, one per source of the synthetic area.  Roles are
 # cluster-wide: they are dropped with the database at the end.
 SOURCES="gp_canal gp_hillside gp_riverside acute_pas community_ehr council_care mh_ehr"
-cleanup() {
-	psql -d postgres -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
-	for s in $SOURCES; do
-		psql -d postgres -c "DROP ROLE IF EXISTS scr_bench_feed_$s" >/dev/null 2>&1 || true
-	done
-}
-psql -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-if [ "${SCR_BENCH_KEEP:-0}" != 1 ]; then
-	trap cleanup EXIT
-fi
+FEED_ROLES=()
+for s in $SOURCES; do
+	FEED_ROLES+=("scr_bench_feed_$s")
+done
+bench_fresh_db "$DB" "${FEED_ROLES[@]}"
 
 echo "ingest bench: synthetic area of $PEOPLE people (seed $SEED), batches of $BATCH," \
 	"$([ "$ROUNDS" = 1 ] && echo "one run" || echo "$ROUNDS rounds");" \
@@ -428,7 +420,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 
 # --- report ----------------------------------------------------------------------
-bsql -c "\\copy (SELECT * FROM bench.timing ORDER BY phase, round, variant) TO '$OUT/ingest_timings.csv' CSV HEADER"
+save_timings ingest_timings.csv
 bsql -c "\\copy (SELECT * FROM bench.batch_timing ORDER BY phase, round, source_code, chunk) TO '$OUT/ingest_batch_timings.csv' CSV HEADER"
 echo
 bsql -v target="$TARGET" <<'SQL'

@@ -22,34 +22,27 @@
 # SCR_BENCH_ROUNDS, SCR_BENCH_DB, SCR_BENCH_KEEP=1 (keep the database),
 # SCR_BENCH_OUT (where the raw per-round timings go).
 set -euo pipefail
+source "$(dirname "$0")/lib.bash"
 
 ROWS=${SCR_BENCH_ROWS:-1000000}
 PROBES=${SCR_BENCH_PROBES:-200000}
 ROUNDS=${SCR_BENCH_ROUNDS:-7}
 DB=${SCR_BENCH_DB:-scr_bench}
-OUT=${SCR_BENCH_OUT:-$(cd "$(dirname "$0")" && pwd)/out}
 mkdir -p "$OUT"
 
-# No JIT and no parallel workers: both add noise and neither is what is being
-# measured.  scr is on the search path, as in a database that uses it.
-export PGOPTIONS="-c jit=off -c max_parallel_workers_per_gather=0 -c search_path=public,scr -c client_min_messages=warning"
-psql() { command psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+# scr is on the search path, as in a database that uses it.
+PGOPTIONS+=" -c search_path=public,scr"
 bsql() { psql -d "$DB" -v rows="$ROWS" -v probes="$PROBES" -v rounds="$ROUNDS" "$@"; }
 
-psql -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-if [ "${SCR_BENCH_KEEP:-0}" != 1 ]; then
-	trap 'psql -d postgres -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true' EXIT
-fi
+bench_fresh_db "$DB"
 
 echo "nhs_number bench: $ROWS values, $PROBES lookups, median of $ROUNDS interleaved rounds;" \
 	"$(psql -d postgres -c "SHOW server_version") server, jit off, no parallel workers"
 
-# --- harness: timing, plan checks, reporting --------------------------------
-bsql <<'SQL'
+# --- harness: bench/lib.sql, and prewarming ---------------------------------
+bsql -v lib_sql="$BENCH_DIR/lib.sql" <<'SQL'
 CREATE EXTENSION scr;
-CREATE SCHEMA bench;
-
-CREATE TABLE bench.timing (phase text, variant text, round int, ms float8);
+\i :lib_sql
 
 -- Tables over a quarter of shared_buffers are scanned through a small ring
 -- of buffers, so each scan would re-read them from the kernel's page cache.
@@ -71,102 +64,6 @@ BEGIN
 		END LOOP;
 	END IF;
 END $$;
-
--- Wall time of one statement, in the server.  The result rows are discarded.
-CREATE FUNCTION bench.time_ms(q text) RETURNS float8 LANGUAGE plpgsql AS $$
-DECLARE
-	t0 timestamptz;
-BEGIN
-	t0 := clock_timestamp();
-	EXECUTE q;
-	RETURN 1000 * extract(epoch FROM clock_timestamp() - t0);
-END $$;
-
--- One warm-up run of each variant (discarded), then `rounds` rounds of all
--- variants, the order rotating each round so no variant always runs first.
-CREATE FUNCTION bench.measure(phase text, variants text[], queries text[], rounds int)
-RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-	n int := cardinality(variants);
-	r int;
-	j int;
-	k int;
-BEGIN
-	FOR j IN 1 .. n LOOP
-		PERFORM bench.time_ms(queries[j]);
-	END LOOP;
-	FOR r IN 1 .. rounds LOOP
-		FOR j IN 0 .. n - 1 LOOP
-			k := (r + j) % n + 1;
-			INSERT INTO bench.timing VALUES (phase, variants[k], r, bench.time_ms(queries[k]));
-		END LOOP;
-	END LOOP;
-END $$;
-
--- EXPLAIN of q, one string; with do_analyze the query runs (a warm-up).
-CREATE FUNCTION bench.plan(q text, do_analyze boolean) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	line text;
-	result text := '';
-BEGIN
-	FOR line IN EXECUTE CASE WHEN do_analyze
-			THEN 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) '
-			ELSE 'EXPLAIN (COSTS OFF) ' END || q LOOP
-		result := result || line || E'\n';
-	END LOOP;
-	RETURN result;
-END $$;
-
--- Refuse to time a query whose plan is not the one the comparison is about.
-CREATE FUNCTION bench.require_plan(q text, must text[], must_not text, do_analyze boolean)
-RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-	p text := bench.plan(q, do_analyze);
-	m text;
-BEGIN
-	FOREACH m IN ARRAY must LOOP
-		IF p !~ m THEN
-			RAISE EXCEPTION 'plan of "%" lacks /%/:%', q, m, E'\n' || p;
-		END IF;
-	END LOOP;
-	IF must_not IS NOT NULL AND p ~ must_not THEN
-		RAISE EXCEPTION 'plan of "%" has /%/:%', q, must_not, E'\n' || p;
-	END IF;
-END $$;
-
--- Median of each variant of a phase.
-CREATE FUNCTION bench.median(p text, v text) RETURNS float8 LANGUAGE sql AS $$
-	SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)
-	FROM bench.timing WHERE phase = p AND variant = v
-$$;
-
--- One report line: median(num)/median(den), the spread of the same ratio
--- taken round by round, and PASS/MISS against the target.  kind is 'max'
--- (ratio must not exceed target), 'min' (must reach it) or 'info'.
-CREATE FUNCTION bench.line(p text, num text, den text, kind text, target float8, note text DEFAULT '')
-RETURNS text LANGUAGE sql AS $$
-	WITH per_round AS (
-		SELECT a.ms / nullif(b.ms, 0) AS ratio
-		FROM bench.timing a JOIN bench.timing b USING (phase, round)
-		WHERE a.phase = p AND a.variant = num AND b.variant = den
-	), x AS (
-		-- Rounded as printed, so a PASS never shows a figure over its target.
-		SELECT round((bench.median(p, num) / nullif(bench.median(p, den), 0))::numeric, 2) AS ratio,
-			   (SELECT min(ratio) FROM per_round) AS lo,
-			   (SELECT max(ratio) FROM per_round) AS hi
-	)
-	SELECT format('%-7s %-28s = %6sx  %-20s %-4s  (rounds %s..%s)%s',
-				  p || ':', num || '/' || den, to_char(ratio, 'FM9990.00'),
-				  CASE kind WHEN 'max' THEN format('(target <= %sx)', target)
-							WHEN 'min' THEN format('(target >= %sx)', target)
-							ELSE '' END,
-				  CASE WHEN kind = 'info' THEN 'info'
-					   WHEN (kind = 'max' AND ratio <= target) OR (kind = 'min' AND ratio >= target) THEN 'PASS'
-					   ELSE 'MISS' END,
-				  to_char(lo, 'FM9990.00'), to_char(hi, 'FM9990.00'),
-				  CASE WHEN note <> '' THEN '  ' || note ELSE '' END)
-	FROM x
-$$;
 SQL
 
 # --- data: the same 1M valid numbers for every phase ------------------------
@@ -277,8 +174,6 @@ END $$;
 SQL
 
 # --- measurements ------------------------------------------------------------
-say() { printf '   %s\n' "$*"; }
-
 say "parse: $ROWS texts x 4 variants x $ROUNDS rounds"
 bsql <<'SQL'
 \o /dev/null
@@ -337,7 +232,7 @@ SELECT bench.measure('sort',
 SQL
 
 # --- report ------------------------------------------------------------------
-bsql -c "\\copy (SELECT * FROM bench.timing ORDER BY phase, round, variant) TO '$OUT/nhs_number_timings.csv' CSV HEADER"
+save_timings nhs_number_timings.csv
 echo
 bsql <<'SQL'
 SELECT bench.line('parse', 'nhs_number', 'bigint', 'max', 1.3);
@@ -353,5 +248,4 @@ SELECT format('%-7s %-28s = %6sx  %-20s %-4s  (bare scan is %s%% of the bigint q
 SELECT bench.line('lookup', 'nhs_number', 'bigint', 'max', 1.1);
 SELECT bench.line('sort', 'nhs_number', 'bigint', 'max', 1.1);
 SQL
-echo "(ratios are of medians; 'rounds a..b' is the same ratio's range over the rounds;"
-echo " raw per-round timings, for this machine only: $OUT/nhs_number_timings.csv)"
+rounds_footer nhs_number_timings.csv

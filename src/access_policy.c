@@ -246,6 +246,34 @@ spi_run(const char *sql, int nargs, Datum *args)
 }
 
 /*
+ * A set of patient ids in cxt, holding the first (bigint) column of every
+ * row of the last SPI result; with keep = false, an empty set.
+ */
+static HTAB *
+id_set_from_spi(const char *name, MemoryContext cxt, bool keep)
+{
+	HASHCTL		ctl;
+	HTAB	   *set;
+	uint64		i;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(int64);
+	ctl.hcxt = cxt;
+	set = hash_create(name, 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	for (i = 0; keep && i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+													 SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (!isnull)
+			hash_search(set, &id, HASH_ENTER, NULL);
+	}
+	return set;
+}
+
+/*
  * Pick up invalidations other sessions have committed, once a statement
  * (a table already locked in this transaction does not do it for us).
  */
@@ -306,17 +334,7 @@ load_access_cache(void *arg)
 	Datum		args[3];
 	HASHCTL		ctl;
 	uint64		i;
-	MemoryContext old;
 	bool		active;
-
-	old = MemoryContextSwitchTo(cache_context);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(int64);
-	ctl.entrysize = sizeof(int64);
-	ctl.hcxt = cache_context;
-	cache.related = hash_create("scr related patients", 1024, &ctl,
-								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	MemoryContextSwitchTo(old);
 
 	/*
 	 * Patients related now, through the professional or the
@@ -352,15 +370,7 @@ load_access_cache(void *arg)
 			" SELECT root FROM rel"	/* the survivors, then their merged records */
 			" UNION ALL"
 			" SELECT p.patient_id FROM scr.patient p JOIN rel ON p.merged_into = rel.root", 3, args);
-	for (i = 0; active && i < SPI_processed; i++)
-	{
-		bool		isnull;
-		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-													 SPI_tuptable->tupdesc, 1, &isnull));
-
-		if (!isnull)
-			hash_search(cache.related, &id, HASH_ENTER, NULL);
-	}
+	cache.related = id_set_from_spi("scr related patients", cache_context, active);
 
 	/* When the next relationship, directive or break-glass starts or ends. */
 	spi_run("SELECT min(t) FROM ("
@@ -449,20 +459,7 @@ load_access_cache(void *arg)
 		spi_run("SELECT p.patient_id FROM scr.patient p JOIN scr.patient c"
 				" ON coalesce(p.merged_into, p.patient_id) = coalesce(c.merged_into, c.patient_id)"
 				" WHERE c.patient_id = $1::bigint", 1, args);
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(int64);
-		ctl.entrysize = sizeof(int64);
-		ctl.hcxt = cache_context;
-		cache.patient_group = hash_create("scr patient in context", 16, &ctl,
-										  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-		for (i = 0; i < SPI_processed; i++)
-		{
-			bool		isnull;
-			int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-														 SPI_tuptable->tupdesc, 1, &isnull));
-
-			hash_search(cache.patient_group, &id, HASH_ENTER, NULL);
-		}
+		cache.patient_group = id_set_from_spi("scr patient in context", cache_context, true);
 	}
 
 	/* What the role profile's activities allow. */
@@ -801,26 +798,8 @@ entry_withheld_reason(PG_FUNCTION_ARGS)
 static HTAB *
 load_id_set(const char *name, const char *query)
 {
-	HASHCTL		ctl;
-	HTAB	   *set;
-	uint64		i;
-
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(int64);
-	ctl.entrysize = sizeof(int64);
-	ctl.hcxt = population_context;
-	set = hash_create(name, 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	spi_run(query, 0, NULL);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-													 SPI_tuptable->tupdesc, 1, &isnull));
-
-		if (!isnull)
-			hash_search(set, &id, HASH_ENTER, NULL);
-	}
-	return set;
+	return id_set_from_spi(name, population_context, true);
 }
 
 /* The queries that fill the population cache (run by run_as_owner). */

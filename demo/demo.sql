@@ -393,6 +393,44 @@ SET scr.allow_test_nhs_numbers = on;
 UPDATE scr.activity_access SET max_sensitivity = 'R' WHERE activity = 'B0370' AND kind = 'observation';
 
 \echo
+\echo '-- Access ends with the episode of care.  The hospital discharges the'
+\echo '-- patient: its feed login sends the end of the admission (HL7 A03).'
+SELECT si.local_id AS acute_local_id FROM scr.source_identifier si
+WHERE si.source_code = 'acute_pas' AND si.patient_id = :show_patient
+ORDER BY si.local_id LIMIT 1 \gset
+SET ROLE feed_acute_pas;
+SELECT scr.end_care_relationship('acute_pas', :'acute_local_id') AS relationships_ended;
+RESET ROLE;
+SELECT r.ods_code, r.kind, r.valid_to IS NOT NULL AS ended
+FROM scr.relationship r WHERE r.patient_id = :show_patient ORDER BY r.ods_code;
+SELECT scr.mint_context_token('demo', 'nurse_hill', 'nurse_hill.RR8', 'RR8', 'TREAT') AS t_nurse_discharged,
+       scr.mint_context_token('demo', 'nurse_hill', 'nurse_hill.RR8', 'RR8', 'TREAT') AS t_nurse_readmitted \gset
+\echo '-- The hospital nurse no longer finds the patient (the query is shown'
+\echo '-- without its token).'
+\echo 'SELECT this_patient FROM public.demo_sees(<token>, :show_patient);'
+\c - demo_gateway
+\set ECHO none
+SELECT this_patient FROM public.demo_sees(:'t_nurse_discharged', :show_patient);
+\set ECHO queries
+\c - :demo_superuser
+\echo '-- A later readmission (HL7 A01) opens a new admission, and she sees the'
+\echo '-- record again.'
+SET ROLE feed_acute_pas;
+SELECT scr.start_care_relationship('acute_pas', :'acute_local_id') IS NOT NULL AS readmitted;
+RESET ROLE;
+\echo 'SELECT this_patient FROM public.demo_sees(<token>, :show_patient);'
+\c - demo_gateway
+\set ECHO none
+SELECT this_patient FROM public.demo_sees(:'t_nurse_readmitted', :show_patient);
+\set ECHO queries
+\c - :demo_superuser
+\set ECHO none
+SET datestyle = ISO;
+SET timezone = 'Europe/London';
+SET scr.allow_test_nhs_numbers = on;
+\set ECHO queries
+
+\echo
 \echo '==== 5. Consent, break-glass, reporting and secondary use =========='
 \echo
 

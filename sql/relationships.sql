@@ -85,6 +85,70 @@ SELECT scr.claim_relationship(:jo, 'after expiry', 1);
 \set ON_ERROR_STOP 1
 SELECT scr.close_context();
 
+-- Episodes of care: the practice's feed deregisters Jo.  The registration
+-- ends, the GP no longer sees her, and a later demographics update from the
+-- practice does not reopen it; a re-registration does.
+\c - postgres
+SET search_path = public, scr;
+SET scr.allow_test_nhs_numbers = on;
+SELECT scr.end_care_relationship('rgp', 'jo') AS ended,
+       scr.end_care_relationship('rgp', 'jo') AS ended_again;
+SELECT scr.ingest_person('rgp', 'jo', '{"given_name": "Jo", "nhs_number": "9990000042", "birth_date": "1955-05-05", "address": "new"}') = :jo AS same;
+SELECT ods_code, kind, valid_to IS NOT NULL AS ended FROM scr.relationship
+WHERE patient_id = :jo AND ods_code IS NOT NULL ORDER BY relationship_id;
+\set VERBOSITY sqlstate
+\set ON_ERROR_STOP 0
+SELECT scr.end_care_relationship('rgp', 'nobody');
+SELECT scr.start_care_relationship('rgp', '  ');
+\set VERBOSITY default
+SELECT scr.end_care_relationship('rpr', 'p-jo', '2000-01-01');
+\set ON_ERROR_STOP 1
+SELECT scr.mint_context_token('rgw', 'r_gp', 'rp_r_gp', 'RGP', 'TREAT') AS gp4,
+       scr.mint_context_token('rgw', 'r_gp', 'rp_r_gp', 'RGP', 'TREAT') AS gp5 \gset
+\c - regress_rel_gw
+SET search_path = public, scr;
+BEGIN;
+SELECT scr.open_context(:'gp4');
+SELECT count(*) AS gp_sees_after_deregistration FROM scr.entry WHERE patient_id = :jo;
+COMMIT;
+\c - postgres
+SET search_path = public, scr;
+SELECT scr.start_care_relationship('rgp', 'jo') = scr.start_care_relationship('rgp', 'jo') AS one_open;
+SELECT ods_code, kind, valid_to IS NOT NULL AS ended FROM scr.relationship
+WHERE patient_id = :jo AND ods_code = 'RGP' ORDER BY relationship_id;
+\c - regress_rel_gw
+SET search_path = public, scr;
+BEGIN;
+SELECT scr.open_context(:'gp5');
+SELECT display FROM scr.entry WHERE patient_id = :jo ORDER BY 1;
+COMMIT;
+-- A wrong merge leaves no relationship with the wrong person: the clinic
+-- merges Pam into Pat by mistake, the practice sends Pam meanwhile, and after
+-- the unmerge the practice's registration is with Pam, not Pat.
+\c - postgres
+SET search_path = public, scr;
+SET scr.allow_test_nhs_numbers = on;
+SELECT scr.ingest_person('rpr', 'pat', '{"given_name": "Pat", "nhs_number": "9990000107", "birth_date": "1970-01-01"}') AS pat,
+       scr.ingest_person('rpr', 'pam', '{"given_name": "Pam", "nhs_number": "9990000115", "birth_date": "1971-01-01"}') AS pam \gset
+SELECT scr.merge_patients('rpr', 'pam', 'pat') = :pat AS merged;
+SELECT scr.ingest_person('rgp', 'g-pam', '{"given_name": "Pam", "nhs_number": "9990000115", "birth_date": "1971-01-01"}') = :pat AS reads_as_survivor;
+SELECT scr.unmerge_patients('rpr', 'pam') = :pam AS unmerged;
+SELECT p.given_name, r.kind FROM scr.relationship r JOIN scr.patient p USING (patient_id)
+WHERE r.ods_code = 'RGP' AND r.patient_id IN (:pat, :pam);
+-- Ending an episode ends it for every record of a merged group.
+SELECT scr.merge_patients('rpr', 'pam', 'pat') = :pat AS merged_again;
+SELECT scr.end_care_relationship('rpr', 'pat') AS clinic_ended;
+SELECT count(*) AS clinic_open FROM scr.relationship r
+WHERE r.ods_code = 'RPR' AND r.patient_id IN (:pat, :pam) AND r.valid_to IS NULL;
+
+-- Only feed roles may call them.
+\c - regress_rel_gw
+\set VERBOSITY sqlstate
+\set ON_ERROR_STOP 0
+SELECT scr.end_care_relationship('rgp', 'jo');
+\set ON_ERROR_STOP 1
+\set VERBOSITY default
+
 -- Privacy officers see the self-claim alert.
 \c - regress_po
 SELECT kind, professional_id, detail FROM scr.privacy_alert WHERE professional_id LIKE 'r\_%' ORDER BY 1;

@@ -228,6 +228,20 @@ $$;
 -- record is bulk-loaded its statistics say the tables are empty, the cached
 -- plans scan them, and each person costs more than the last (measured: 1.0
 -- to 6.7 ms a person over 21,600 people).
+-- The relationship a source's feed gives its organisation with a person.
+CREATE FUNCTION scr._care_relationship_kind(p_source_kind text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE p_source_kind WHEN 'gp' THEN 'registration' WHEN 'acute' THEN 'admission' ELSE 'referral' END;
+
+-- Whether an organisation has ever had a feed-made relationship with this
+-- patient record (not its merge group: a relationship stays with the record
+-- it was made for, so an unmerge leaves it with the right person).
+CREATE FUNCTION scr._had_care_relationship(p_patient_id bigint, p_ods_code text) RETURNS boolean
+LANGUAGE sql STABLE
+RETURN EXISTS (SELECT FROM scr.relationship r
+               WHERE r.patient_id = p_patient_id AND r.ods_code = p_ods_code
+                 AND r.kind IN ('registration', 'admission', 'referral'));
+
 CREATE FUNCTION scr._ingest_person(p_source text, p_local_id text, p_demographics jsonb)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, scr, pg_temp SET enable_seqscan = off AS $$
@@ -246,6 +260,7 @@ DECLARE
     practice text;
     existing record;
     linked bigint;
+    linked_record bigint;
     method text;
     rel record;
 BEGIN
@@ -375,6 +390,7 @@ BEGIN
           AND source_identifier_id = existing.source_identifier_id;
     END IF;
 
+    linked_record := linked;
     linked := scr.current_patient_id(linked);
     IF nhs IS NOT NULL AND birth IS NOT NULL THEN
         -- Later senders of this pair link here (a pair another patient
@@ -383,24 +399,26 @@ BEGIN
         VALUES (linked, nhs, birth)
         ON CONFLICT (nhs_number, birth_date) DO NOTHING;
     END IF;
-    -- Feeds create legitimate relationships: the sending organisation's
-    -- (registration for a GP, admission for a hospital, referral otherwise),
-    -- and the registered practice's.  Only when missing: every change to
-    -- scr.relationship drops the readers' access caches.
-    SELECT ss.ods_code, CASE ss.kind WHEN 'gp' THEN 'registration' WHEN 'acute' THEN 'admission'
-                                     ELSE 'referral' END AS kind
+    -- Feeds create legitimate relationships at first contact: the sending
+    -- organisation's (registration for a GP, admission for a hospital,
+    -- referral otherwise), and the registered practice's -- each only when
+    -- that organisation has never had one with the record the person links
+    -- to (the access cache extends it to the record's merge group).  One
+    -- that has ended (scr.end_care_relationship) stays ended until the
+    -- organisation's feed starts a new episode (scr.start_care_relationship).
+    -- Rows are written only when missing: every change to scr.relationship
+    -- drops the readers' access caches.
+    SELECT ss.ods_code, scr._care_relationship_kind(ss.kind) AS kind
     INTO rel FROM scr.source_system ss WHERE ss.source_code = p_source;
-    IF NOT EXISTS (SELECT FROM scr.relationship r
-                   WHERE r.patient_id = linked AND r.ods_code = rel.ods_code AND r.valid_to IS NULL) THEN
+    IF NOT scr._had_care_relationship(linked_record, rel.ods_code) THEN
         INSERT INTO scr.relationship (patient_id, ods_code, kind, created_by)
-        VALUES (linked, rel.ods_code, rel.kind, p_source);
+        VALUES (linked_record, rel.ods_code, rel.kind, p_source);
     END IF;
     IF practice IS NOT NULL AND practice IS DISTINCT FROM rel.ods_code
        AND EXISTS (SELECT FROM scr.organisation o WHERE o.ods_code = practice)
-       AND NOT EXISTS (SELECT FROM scr.relationship r
-                       WHERE r.patient_id = linked AND r.ods_code = practice AND r.valid_to IS NULL) THEN
+       AND NOT scr._had_care_relationship(linked_record, practice) THEN
         INSERT INTO scr.relationship (patient_id, ods_code, kind, created_by)
-        VALUES (linked, practice, 'registration', p_source);
+        VALUES (linked_record, practice, 'registration', p_source);
     END IF;
 
     IF nhs IS NOT NULL THEN
@@ -918,6 +936,93 @@ $$;
 COMMENT ON FUNCTION scr.unmerge_patients(text, text) IS
     'feed: undo the latest merge of the patient of from_local_id; returns that patient';
 
+-- The patient record a source's local id links to, the survivor it reads
+-- as now, and the source's organisation and relationship kind; refuses an
+-- unknown local id.
+CREATE FUNCTION scr._feed_care_target(p_source text, p_local_id text, OUT record_id bigint,
+                                      OUT patient_id bigint, OUT ods_code text, OUT kind text)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    SELECT si.patient_id, scr.current_patient_id(si.patient_id), ss.ods_code,
+           scr._care_relationship_kind(ss.kind)
+    INTO record_id, patient_id, ods_code, kind
+    FROM scr.source_identifier si JOIN scr.source_system ss USING (source_code)
+    WHERE si.source_code = p_source AND si.local_id = scr._feed_local_id(p_local_id);
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'source "%" has sent no person with local id "%"', p_source, p_local_id
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Send the person (scr.ingest_person) first.';
+    END IF;
+END
+$$;
+
+-- A new episode of care with a person the source already knows: a
+-- readmission, a re-registration, a new referral.  Opens the organisation's
+-- relationship unless one is open already; returns the open relationship.
+CREATE FUNCTION scr.start_care_relationship(source text, local_id text, started_at timestamptz DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    t record;
+    id bigint;
+BEGIN
+    PERFORM scr._feed_check_source(source);
+    SELECT * INTO t FROM scr._feed_care_target(source, local_id);
+    PERFORM 1 FROM scr.patient p WHERE p.patient_id = t.patient_id FOR UPDATE;
+    SELECT r.relationship_id INTO id FROM scr.relationship r JOIN scr.patient p USING (patient_id)
+    WHERE r.ods_code = t.ods_code AND r.valid_to IS NULL
+      AND r.kind IN ('registration', 'admission', 'referral')
+      AND (p.patient_id = t.patient_id OR p.merged_into = t.patient_id)
+    LIMIT 1;
+    IF id IS NULL THEN
+        INSERT INTO scr.relationship (patient_id, ods_code, kind, valid_from, created_by)
+        VALUES (t.record_id, t.ods_code, t.kind, coalesce(started_at, statement_timestamp()), source)
+        RETURNING relationship_id INTO id;
+    END IF;
+    RETURN id;
+END
+$$;
+COMMENT ON FUNCTION scr.start_care_relationship(text, text, timestamptz) IS
+    'feed: a new episode of care (readmission, re-registration, referral) opens the source organisation''s relationship';
+
+-- The end of an episode of care: a discharge, a deregistration, a referral
+-- closed.  Ends the organisation's open feed-made relationships with every
+-- record of the person's merge group; returns how many it ended (0 when
+-- none was open, so a repeated message is harmless).
+CREATE FUNCTION scr.end_care_relationship(source text, local_id text, ended_at timestamptz DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    t record;
+    ends_at timestamptz := coalesce(ended_at, statement_timestamp());
+    opened timestamptz;
+    n integer;
+BEGIN
+    PERFORM scr._feed_check_source(source);
+    SELECT * INTO t FROM scr._feed_care_target(source, local_id);
+    PERFORM 1 FROM scr.patient p WHERE p.patient_id = t.patient_id FOR UPDATE;
+    SELECT max(r.valid_from) INTO opened FROM scr.relationship r JOIN scr.patient p USING (patient_id)
+    WHERE r.ods_code = t.ods_code AND r.valid_to IS NULL
+      AND r.kind IN ('registration', 'admission', 'referral')
+      AND (p.patient_id = t.patient_id OR p.merged_into = t.patient_id);
+    IF opened >= ends_at THEN
+        RAISE EXCEPTION 'a relationship cannot end before it started'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The end given, %s, is not after the start of the open relationship.', ends_at);
+    END IF;
+    UPDATE scr.relationship r SET valid_to = ends_at
+    FROM scr.patient p
+    WHERE p.patient_id = r.patient_id
+      AND r.ods_code = t.ods_code AND r.valid_to IS NULL
+      AND r.kind IN ('registration', 'admission', 'referral')
+      AND (p.patient_id = t.patient_id OR p.merged_into = t.patient_id);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION scr.end_care_relationship(text, text, timestamptz) IS
+    'feed: the end of an episode of care (discharge, deregistration) ends the source organisation''s relationship';
+
 -- Reading the record as it stood at a past time: the version of each entry
 -- of a patient that was current at that moment.
 CREATE FUNCTION scr.entries_as_of(patient_id bigint, at timestamptz)
@@ -976,11 +1081,15 @@ REVOKE ALL ON FUNCTION scr.feed_caller(), scr._feed_check_source(text),
     scr._ingest_message(text, text, jsonb),
     scr._feed_dead_letter(text, jsonb, text, text, text, text),
     scr._merge_patients(text, text, text), scr.current_patient_id(bigint),
+    scr._care_relationship_kind(text), scr._had_care_relationship(bigint, text),
+    scr._feed_care_target(text, text),
+    scr.start_care_relationship(text, text, timestamptz), scr.end_care_relationship(text, text, timestamptz),
     scr.ingest_person(text, text, jsonb), scr.ingest_entry(text, text, jsonb),
     scr.ingest_batch(text, jsonb), scr.replay_feed_error(bigint, jsonb),
     scr.merge_patients(text, text, text), scr.unmerge_patients(text, text),
     scr.entries_as_of(bigint, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION scr.ingest_person(text, text, jsonb), scr.ingest_entry(text, text, jsonb),
     scr.ingest_batch(text, jsonb), scr.merge_patients(text, text, text),
-    scr.unmerge_patients(text, text) TO scr_feed;
+    scr.unmerge_patients(text, text), scr.start_care_relationship(text, text, timestamptz),
+    scr.end_care_relationship(text, text, timestamptz) TO scr_feed;
 GRANT EXECUTE ON FUNCTION scr.replay_feed_error(bigint, jsonb) TO scr_admin;

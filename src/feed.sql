@@ -956,6 +956,18 @@ BEGIN
 END
 $$;
 
+-- An organisation's open feed-made relationships with any record of the
+-- merge group whose survivor is p_root.
+CREATE FUNCTION scr._open_care_relationships(p_root bigint, p_ods_code text)
+RETURNS TABLE (patient_id bigint, relationship_id bigint, valid_from timestamptz)
+LANGUAGE sql STABLE AS $$
+    SELECT r.patient_id, r.relationship_id, r.valid_from
+    FROM scr.relationship r JOIN scr.patient p ON p.patient_id = r.patient_id
+    WHERE r.ods_code = p_ods_code AND r.valid_to IS NULL
+      AND r.kind IN ('registration', 'admission', 'referral')
+      AND (p.patient_id = p_root OR p.merged_into = p_root)
+$$;
+
 -- A new episode of care with a person the source already knows: a
 -- readmission, a re-registration, a new referral.  Opens the organisation's
 -- relationship unless one is open already; returns the open relationship.
@@ -969,11 +981,7 @@ BEGIN
     PERFORM scr._feed_check_source(source);
     SELECT * INTO t FROM scr._feed_care_target(source, local_id);
     PERFORM 1 FROM scr.patient p WHERE p.patient_id = t.patient_id FOR UPDATE;
-    SELECT r.relationship_id INTO id FROM scr.relationship r JOIN scr.patient p USING (patient_id)
-    WHERE r.ods_code = t.ods_code AND r.valid_to IS NULL
-      AND r.kind IN ('registration', 'admission', 'referral')
-      AND (p.patient_id = t.patient_id OR p.merged_into = t.patient_id)
-    LIMIT 1;
+    SELECT o.relationship_id INTO id FROM scr._open_care_relationships(t.patient_id, t.ods_code) o LIMIT 1;
     IF id IS NULL THEN
         INSERT INTO scr.relationship (patient_id, ods_code, kind, valid_from, created_by)
         VALUES (t.record_id, t.ods_code, t.kind, coalesce(started_at, statement_timestamp()), source)
@@ -1001,21 +1009,15 @@ BEGIN
     PERFORM scr._feed_check_source(source);
     SELECT * INTO t FROM scr._feed_care_target(source, local_id);
     PERFORM 1 FROM scr.patient p WHERE p.patient_id = t.patient_id FOR UPDATE;
-    SELECT max(r.valid_from) INTO opened FROM scr.relationship r JOIN scr.patient p USING (patient_id)
-    WHERE r.ods_code = t.ods_code AND r.valid_to IS NULL
-      AND r.kind IN ('registration', 'admission', 'referral')
-      AND (p.patient_id = t.patient_id OR p.merged_into = t.patient_id);
+    SELECT max(o.valid_from) INTO opened FROM scr._open_care_relationships(t.patient_id, t.ods_code) o;
     IF opened >= ends_at THEN
         RAISE EXCEPTION 'a relationship cannot end before it started'
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('The end given, %s, is not after the start of the open relationship.', ends_at);
     END IF;
     UPDATE scr.relationship r SET valid_to = ends_at
-    FROM scr.patient p
-    WHERE p.patient_id = r.patient_id
-      AND r.ods_code = t.ods_code AND r.valid_to IS NULL
-      AND r.kind IN ('registration', 'admission', 'referral')
-      AND (p.patient_id = t.patient_id OR p.merged_into = t.patient_id);
+    FROM scr._open_care_relationships(t.patient_id, t.ods_code) o
+    WHERE r.patient_id = o.patient_id AND r.relationship_id = o.relationship_id;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END
@@ -1082,7 +1084,7 @@ REVOKE ALL ON FUNCTION scr.feed_caller(), scr._feed_check_source(text),
     scr._feed_dead_letter(text, jsonb, text, text, text, text),
     scr._merge_patients(text, text, text), scr.current_patient_id(bigint),
     scr._care_relationship_kind(text), scr._had_care_relationship(bigint, text),
-    scr._feed_care_target(text, text),
+    scr._feed_care_target(text, text), scr._open_care_relationships(bigint, text),
     scr.start_care_relationship(text, text, timestamptz), scr.end_care_relationship(text, text, timestamptz),
     scr.ingest_person(text, text, jsonb), scr.ingest_entry(text, text, jsonb),
     scr.ingest_batch(text, jsonb), scr.replay_feed_error(bigint, jsonb),

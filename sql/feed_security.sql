@@ -43,8 +43,9 @@ FROM pg_class c
 WHERE c.relnamespace = 'scr'::regnamespace AND c.relkind = 'r'
   AND (has_table_privilege('public', c.oid, 'INSERT') OR has_table_privilege('public', c.oid, 'UPDATE')
        OR has_table_privilege('public', c.oid, 'DELETE') OR has_table_privilege('public', c.oid, 'TRUNCATE'));
--- Every table's rows are kept by pg_dump, but for the fixed NHS number status
--- codes that the install script makes.
+-- Every table's rows are kept by pg_dump, but for read-only reference tables
+-- that the install script fills: NHS number status codes, the linkage
+-- blocking rules and default match weights.
 SELECT c.relname AS not_dumped
 FROM pg_class c
 WHERE c.relnamespace = 'scr'::regnamespace AND c.relkind IN ('r', 'S')

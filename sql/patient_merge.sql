@@ -7,7 +7,7 @@ SET datestyle = ISO;
 \set SHOW_CONTEXT never
 
 SET ROLE regress_feed_acute;
-SELECT scr.ingest_person('acute_pas', 'M1', '{"given_name": "Mo", "family_name": "Khan", "birth_date": "1990-01-01", "postcode": "LS1 1AA"}') AS m1 \gset
+SELECT scr.ingest_person('acute_pas', 'M1', '{"given_name": "Mo", "family_name": "Khan", "birth_date": "1991-06-15", "postcode": "LS1 1AA"}') AS m1 \gset
 SELECT scr.ingest_person('acute_pas', 'M2', '{"given_name": "Mohammed", "family_name": "Khan", "birth_date": "1990-01-01", "postcode": "LS6 2BB"}') AS m2 \gset
 SELECT scr.ingest_person('acute_pas', 'M3', '{"given_name": "Mohammed", "family_name": "Khan"}') AS m3 \gset
 SELECT scr.ingest_entry('acute_pas', 'M1', '{"kind": "encounter", "source_ref": "m-enc-1", "source_timestamp": "2024-01-01", "status": "finished"}') IS NOT NULL AS m1_entry;

@@ -93,7 +93,8 @@ BEGIN
     FOREACH t IN ARRAY ARRAY['patient', 'patient_nhs_number', 'patient_link_key', 'source_identifier',
                              'patient_merge', 'entry', 'entry_history', 'relationship',
                              'consent_directive', 'break_glass', 'patient_opt_out', 'role_profile',
-                             'login_role_profile', 'professional', 'organisation_sharing'] LOOP
+                             'login_role_profile', 'professional', 'organisation_sharing',
+                             'link_review', 'link_decision'] LOOP
         EXECUTE format('CREATE TRIGGER audit_insert AFTER INSERT ON scr.%I REFERENCING NEW TABLE AS audit_rows '
                        'FOR EACH STATEMENT EXECUTE FUNCTION scr.audit_write(''C'', ''audit_rows'')', t);
         EXECUTE format('CREATE TRIGGER audit_update AFTER UPDATE ON scr.%I REFERENCING NEW TABLE AS audit_rows '

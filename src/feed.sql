@@ -223,6 +223,93 @@ BEGIN
 END
 $$;
 
+-- A person message's demographics, checked and parsed: every refusal here
+-- is the message's fault (22xxx), raised before anything is written.
+CREATE TYPE scr.person_demographics AS (
+    nhs_number          scr.nhs_number,
+    nhs_number_received text,
+    nhs_number_problem  text,
+    nhs_number_status   text,
+    given_name          text,
+    family_name         text,
+    birth_date          date,
+    death_date          date,
+    sex                 text,
+    postcode            text,
+    address             text,
+    gp_practice         text
+);
+COMMENT ON TYPE scr.person_demographics IS 'A person''s demographics as a feed message gives them, parsed and checked';
+
+CREATE FUNCTION scr._parse_person(p_demographics jsonb) RETURNS scr.person_demographics
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    d scr.person_demographics;
+BEGIN
+    PERFORM scr._feed_check_message('demographics', p_demographics,
+        ARRAY['nhs_number', 'nhs_number_status', 'given_name', 'family_name', 'birth_date',
+              'sex', 'postcode', 'address', 'death_date', 'gp_practice']);
+    d.nhs_number_received := scr._feed_text(p_demographics, 'nhs_number', 64);
+    IF d.nhs_number_received IS NOT NULL THEN
+        d.nhs_number_problem := scr.nhs_number_problem(d.nhs_number_received);
+        IF d.nhs_number_problem IS NULL THEN
+            d.nhs_number := d.nhs_number_received::scr.nhs_number;
+            IF scr.nhs_number_range(d.nhs_number) = 'test'
+               AND NOT current_setting('scr.allow_test_nhs_numbers')::boolean THEN
+                RAISE EXCEPTION 'NHS number % is in the test range', d.nhs_number
+                    USING ERRCODE = 'invalid_parameter_value',
+                          DETAIL = 'Numbers beginning 999 are for testing and are refused in a live record.',
+                          HINT = 'A superuser can set scr.allow_test_nhs_numbers = on for test data.';
+            END IF;
+        END IF;
+    END IF;
+    d.nhs_number_status := scr._feed_text(p_demographics, 'nhs_number_status', 2);
+    IF d.nhs_number_status IS NOT NULL AND d.nhs_number_status !~ '^0[1-8]$' THEN
+        RAISE EXCEPTION 'key "nhs_number_status" must be an NHS number status code 01 to 08, not "%"', d.nhs_number_status
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF d.nhs_number IS NULL THEN
+        d.nhs_number_status := NULL;     -- a status describes a number we hold
+    END IF;
+    d.given_name := scr._feed_text(p_demographics, 'given_name', 200);
+    d.family_name := scr._feed_text(p_demographics, 'family_name', 200);
+    d.birth_date := scr._feed_date(p_demographics, 'birth_date');
+    d.death_date := scr._feed_date(p_demographics, 'death_date');
+    IF d.death_date < d.birth_date THEN
+        RAISE EXCEPTION 'death_date % is before birth_date %', d.death_date, d.birth_date
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    d.sex := lower(scr._feed_text(p_demographics, 'sex', 20));
+    IF d.sex IS NOT NULL AND d.sex NOT IN ('male', 'female', 'other', 'unknown') THEN
+        RAISE EXCEPTION 'key "sex" must be male, female, other or unknown, not "%"', d.sex
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'These are the FHIR administrative gender codes.';
+    END IF;
+    d.postcode := upper(regexp_replace(scr._feed_text(p_demographics, 'postcode', 16), '\s+', ' ', 'g'));
+    IF jsonb_typeof(p_demographics -> 'address') = 'array' THEN
+        IF EXISTS (SELECT FROM jsonb_array_elements(p_demographics -> 'address') l
+                   WHERE jsonb_typeof(l) <> 'string') THEN
+            RAISE EXCEPTION 'key "address" must be a string or an array of strings'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        SELECT nullif(string_agg(btrim(l), ', ' ORDER BY n) FILTER (WHERE btrim(l) <> ''), '')
+        INTO d.address
+        FROM jsonb_array_elements_text(p_demographics -> 'address') WITH ORDINALITY AS a(l, n);
+        IF length(d.address) > 500 THEN
+            RAISE EXCEPTION 'key "address" is too long' USING ERRCODE = 'string_data_right_truncation';
+        END IF;
+    ELSE
+        d.address := scr._feed_text(p_demographics, 'address', 500);
+    END IF;
+    d.gp_practice := upper(scr._feed_text(p_demographics, 'gp_practice', 12));
+    IF d.gp_practice IS NOT NULL AND d.gp_practice !~ '^[A-Z0-9]{3,12}$' THEN
+        RAISE EXCEPTION 'key "gp_practice" must be an ODS code, not "%"', d.gp_practice
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN d;
+END
+$$;
+
 -- ingest_person without the caller check: parse, validate, link, refresh.
 -- enable_seqscan = off: every lookup here has an index, but while a fresh
 -- record is bulk-loaded its statistics say the tables are empty, the cached
@@ -263,83 +350,45 @@ DECLARE
     linked_record bigint;
     method text;
     rel record;
+    d scr.person_demographics;
+    link record;
+    new_record bigint;
 BEGIN
     p_local_id := scr._feed_local_id(p_local_id);
-    PERFORM scr._feed_check_message('demographics', p_demographics,
-        ARRAY['nhs_number', 'nhs_number_status', 'given_name', 'family_name', 'birth_date',
-              'sex', 'postcode', 'address', 'death_date', 'gp_practice']);
 
-    nhs_text := scr._feed_text(p_demographics, 'nhs_number', 64);
-    IF nhs_text IS NOT NULL THEN
-        nhs_problem := scr.nhs_number_problem(nhs_text);
-        IF nhs_problem IS NULL THEN
-            nhs := nhs_text::scr.nhs_number;
-            IF scr.nhs_number_range(nhs) = 'test'
-               AND NOT current_setting('scr.allow_test_nhs_numbers')::boolean THEN
-                RAISE EXCEPTION 'NHS number % is in the test range', nhs
-                    USING ERRCODE = 'invalid_parameter_value',
-                          DETAIL = 'Numbers beginning 999 are for testing and are refused in a live record.',
-                          HINT = 'A superuser can set scr.allow_test_nhs_numbers = on for test data.';
-            END IF;
-        END IF;
-    END IF;
-    nhs_status := scr._feed_text(p_demographics, 'nhs_number_status', 2);
-    IF nhs_status IS NOT NULL AND nhs_status !~ '^0[1-8]$' THEN
-        RAISE EXCEPTION 'key "nhs_number_status" must be an NHS number status code 01 to 08, not "%"', nhs_status
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF nhs IS NULL THEN
-        nhs_status := NULL;     -- a status describes a number we hold
-    END IF;
-    given := scr._feed_text(p_demographics, 'given_name', 200);
-    family := scr._feed_text(p_demographics, 'family_name', 200);
-    birth := scr._feed_date(p_demographics, 'birth_date');
-    death := scr._feed_date(p_demographics, 'death_date');
-    IF death < birth THEN
-        RAISE EXCEPTION 'death_date % is before birth_date %', death, birth
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    sex_value := lower(scr._feed_text(p_demographics, 'sex', 20));
-    IF sex_value IS NOT NULL AND sex_value NOT IN ('male', 'female', 'other', 'unknown') THEN
-        RAISE EXCEPTION 'key "sex" must be male, female, other or unknown, not "%"', sex_value
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'These are the FHIR administrative gender codes.';
-    END IF;
-    postcode_value := upper(regexp_replace(scr._feed_text(p_demographics, 'postcode', 16), '\s+', ' ', 'g'));
-    IF jsonb_typeof(p_demographics -> 'address') = 'array' THEN
-        IF EXISTS (SELECT FROM jsonb_array_elements(p_demographics -> 'address') l
-                   WHERE jsonb_typeof(l) <> 'string') THEN
-            RAISE EXCEPTION 'key "address" must be a string or an array of strings'
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        SELECT nullif(string_agg(btrim(l), ', ' ORDER BY n) FILTER (WHERE btrim(l) <> ''), '')
-        INTO address_value
-        FROM jsonb_array_elements_text(p_demographics -> 'address') WITH ORDINALITY AS a(l, n);
-        IF length(address_value) > 500 THEN
-            RAISE EXCEPTION 'key "address" is too long' USING ERRCODE = 'string_data_right_truncation';
-        END IF;
-    ELSE
-        address_value := scr._feed_text(p_demographics, 'address', 500);
-    END IF;
-    practice := upper(scr._feed_text(p_demographics, 'gp_practice', 12));
-    IF practice IS NOT NULL AND practice !~ '^[A-Z0-9]{3,12}$' THEN
-        RAISE EXCEPTION 'key "gp_practice" must be an ODS code, not "%"', practice
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    d := scr._parse_person(p_demographics);
+    nhs := d.nhs_number;
+    nhs_text := d.nhs_number_received;
+    nhs_problem := d.nhs_number_problem;
+    nhs_status := d.nhs_number_status;
+    given := d.given_name;
+    family := d.family_name;
+    birth := d.birth_date;
+    death := d.death_date;
+    sex_value := d.sex;
+    postcode_value := d.postcode;
+    address_value := d.address;
+    practice := d.gp_practice;
 
     SELECT si.patient_id, si.source_identifier_id INTO existing
     FROM scr.source_identifier si
     WHERE si.source_code = p_source AND si.local_id = p_local_id;
 
     IF NOT FOUND THEN
-        -- Deterministic link: a valid NHS number whose patient has the same
-        -- birth date (the PDS cross-check).  Otherwise a new patient.
-        IF nhs IS NOT NULL AND birth IS NOT NULL THEN
-            SELECT k.patient_id INTO linked FROM scr.patient_link_key k
-            WHERE k.nhs_number = nhs AND k.birth_date = birth;
+        -- Link (src/linkage.sql): the deterministic rule, then the
+        -- probabilistic matcher.  One person's records sent at once by two
+        -- sessions must not both make a patient: linking is serialised per
+        -- birth date (or family name when there is none), so the second
+        -- waits and then finds the first's record.
+        IF birth IS NOT NULL OR family IS NOT NULL THEN
+            PERFORM pg_advisory_xact_lock(1396917025,
+                                          hashtext(coalesce(birth::text, scr.phonetic(family))));
         END IF;
-        IF linked IS NOT NULL THEN
-            method := 'nhs_number_and_birth_date';
+        link := scr._link_person(d);
+        IF link.decision = 'link' THEN
+            linked := link.patient_id;
+            method := CASE WHEN link.reason = 'NHS number and birth date'
+                           THEN 'nhs_number_and_birth_date' ELSE 'probabilistic' END;
         ELSE
             INSERT INTO scr.patient DEFAULT VALUES RETURNING patient_id INTO linked;
             method := 'new_patient';
@@ -364,7 +413,8 @@ BEGIN
         VALUES (linked, p_source, p_local_id, method, p_demographics, nhs, nhs_text,
                 nhs_problem, nhs_status, given, family, birth, sex_value, postcode_value,
                 address_value, death, practice)
-        ON CONFLICT (source_code, local_id) DO NOTHING;
+        ON CONFLICT (source_code, local_id) DO NOTHING
+        RETURNING source_identifier_id INTO new_record;
         IF NOT FOUND THEN
             -- The same source sent this person from another session, which
             -- committed first: its link stands and this message updates it.
@@ -375,6 +425,8 @@ BEGIN
             SELECT si.patient_id, si.source_identifier_id INTO existing
             FROM scr.source_identifier si
             WHERE si.source_code = p_source AND si.local_id = p_local_id;
+        ELSIF link.decision = 'review' AND method = 'new_patient' THEN
+            PERFORM scr._queue_link_review(linked, new_record, 'new_record', link);
         END IF;
     END IF;
 
@@ -1077,7 +1129,7 @@ COMMENT ON FUNCTION scr.entries_as_of(bigint, timestamptz) IS
 REVOKE ALL ON FUNCTION scr.feed_caller(), scr._feed_check_source(text),
     scr._feed_check_message(text, jsonb, text[]), scr._feed_local_id(text),
     scr._feed_text(jsonb, text, integer),
-    scr._feed_date(jsonb, text), scr._patient_refresh(bigint),
+    scr._feed_date(jsonb, text), scr._patient_refresh(bigint), scr._parse_person(jsonb),
     scr._ingest_person(text, text, jsonb), scr._ingest_entry(text, text, text, jsonb),
     scr._entry_raise(scr.entry_input), scr._store_entry(text, text, scr.entry_input),
     scr._ingest_message(text, text, jsonb),

@@ -16,6 +16,7 @@
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 
+#include "linkage_compare.h"
 #include "scr.h"
 
 /* Longest input compared; longer names are not names. */
@@ -253,7 +254,7 @@ postcode_outward(PG_FUNCTION_ARGS)
 }
 
 /* Jaro-Winkler similarity of two byte strings (0..1), prefix scale 0.1. */
-static double
+double
 jaro_winkler(const char *a, int la, const char *b, int lb)
 {
 	bool		amatch[MAX_COMPARE];
@@ -325,7 +326,7 @@ jaro_winkler_sql(PG_FUNCTION_ARGS)
  * Damerau-Levenshtein distance, optimal string alignment: insertions,
  * deletions, substitutions and transpositions of adjacent characters.
  */
-static int
+int
 damerau_levenshtein(const char *a, int la, const char *b, int lb)
 {
 	int		   *d;
@@ -539,4 +540,59 @@ phonetic_sql(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	/* One key for the whole name: words are joined (Smith-Jones, smithjones). */
 	PG_RETURN_TEXT_P(cstring_to_text(phonetic(n)));
+}
+
+/*
+ * Normalise an address for comparison: lower-case ASCII letters and digits,
+ * everything else a single space, and the common street-type abbreviations
+ * written out, so that "12 High St." and "12, high street" are one address.
+ */
+#define ADDRESS_CHAR(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || \
+						  ((c) >= '0' && (c) <= '9'))
+
+PG_FUNCTION_INFO_V1(normalise_address);
+Datum
+normalise_address(PG_FUNCTION_ARGS)
+{
+	static const char *const abbreviations[][2] = {
+		{"st", "street"}, {"rd", "road"}, {"ave", "avenue"}, {"av", "avenue"},
+		{"ln", "lane"}, {"dr", "drive"}, {"cl", "close"}, {"ct", "court"},
+		{"cres", "crescent"}, {"pl", "place"}, {"sq", "square"}, {"gdns", "gardens"},
+		{"tce", "terrace"}, {"terr", "terrace"}, {"grn", "green"}, {"pk", "park"},
+		{"hse", "house"}, {"flt", "flat"}
+	};
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	const char *s = VARDATA_ANY(t);
+	int			len = Min(VARSIZE_ANY_EXHDR(t), 1000);
+	StringInfoData out;
+	int			i = 0;
+
+	initStringInfo(&out);
+	while (i < len)
+	{
+		char		word[64];
+		int			wl = 0;
+		size_t		k;
+
+		while (i < len && !ADDRESS_CHAR(s[i]))
+			i++;
+		while (i < len && ADDRESS_CHAR(s[i]))
+		{
+			if (wl < (int) sizeof(word) - 1)
+				word[wl++] = pg_ascii_tolower((unsigned char) s[i]);
+			i++;
+		}
+		if (wl == 0)
+			continue;
+		word[wl] = '\0';
+		if (out.len > 0)
+			appendStringInfoChar(&out, ' ');
+		for (k = 0; k < lengthof(abbreviations); k++)
+			if (strcmp(word, abbreviations[k][0]) == 0)
+				break;
+		appendStringInfoString(&out, k < lengthof(abbreviations) ? abbreviations[k][1] : word);
+	}
+	if (out.len == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(out.data, out.len));
 }

@@ -22,3 +22,7 @@ CREATE FUNCTION scr.phonetic(name text) RETURNS text
     AS 'MODULE_PATHNAME', 'phonetic_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION scr.phonetic(text) IS
     'phonetic key of a name after Caverphone 2 (ten characters), for blocking and comparison';
+CREATE FUNCTION scr.normalise_address(address text) RETURNS text
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION scr.normalise_address(text) IS
+    'address for comparison: lower-case ASCII words and numbers, street-type abbreviations written out; NULL when empty';

@@ -25,5 +25,6 @@ _PG_init(void)
 	feed_init();
 	access_context_init();
 	access_policy_init();
+	linkage_init();
 	MarkGUCPrefixReserved(SCR_GUC_PREFIX);
 }

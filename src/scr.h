@@ -27,6 +27,9 @@ extern int64 access_context_patient_id(void);
 extern uint64 access_context_version(void);
 extern TimestampTz access_context_expires(void);
 
+/* linkage.c */
+extern void linkage_init(void);
+
 /* access_policy.c */
 extern void access_policy_init(void);
 

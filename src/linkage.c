@@ -1,0 +1,622 @@
+/*
+ * linkage.c
+ *		The probabilistic matcher: how alike two people's demographics are.
+ *
+ * Fellegi-Sunter record linkage.  Each of seven comparisons (given name,
+ * family name, birth date, sex, postcode, address, NHS number) puts a pair
+ * of demographic records at one agreement level; each level carries a match
+ * weight log2(m/u), where m is how often true matches fall at that level and
+ * u how often non-matches do (scr.linkage_weight).  The sum of the weights
+ * is the evidence that the two records are one person.  Exact agreement on a
+ * name is weighed by how common the name is (term frequency): two Smiths
+ * agreeing says less than two Featherstonehaughs.
+ *
+ * The inputs are the normalised keys scr.source_identifier stores beside
+ * each record (generated columns), so a comparison does no normalising: the
+ * hot path compares a few short strings and dates.  Which candidates are
+ * compared (blocking) and what the score decides are in src/linkage.sql.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/guc.h"
+#include "utils/varlena.h"
+#include "access/htup_details.h"
+#include "funcapi.h"
+
+#include "linkage_compare.h"
+#include "scr.h"
+
+/* Comparisons, in the order of the levels array (1-based in SQL). */
+enum
+{
+	CMP_GIVEN_NAME,
+	CMP_FAMILY_NAME,
+	CMP_BIRTH_DATE,
+	CMP_SEX,
+	CMP_POSTCODE,
+	CMP_ADDRESS,
+	CMP_NHS_NUMBER,
+	N_COMPARISONS
+};
+
+/* Levels run from 1 (best agreement) to at most MAX_LEVEL; 0 is missing. */
+#define MAX_LEVEL 6
+
+/* Given name levels. */
+#define GIVEN_EXACT 1
+#define GIVEN_ALIAS 2			/* a nickname, or the same first name */
+#define GIVEN_CLOSE 3
+#define GIVEN_SIMILAR 4
+#define GIVEN_DISAGREE 5
+/* Family name levels. */
+#define FAMILY_EXACT 1
+#define FAMILY_CLOSE 2			/* typo, or one name part of the other */
+#define FAMILY_SIMILAR 3
+#define FAMILY_DISAGREE 4
+/* Birth date levels. */
+#define BIRTH_EXACT 1
+#define BIRTH_TRANSPOSED 2		/* day and month swapped */
+#define BIRTH_ONE_OFF 3			/* one of year, month, day differs */
+#define BIRTH_DISAGREE 4
+/* Postcode levels. */
+#define POSTCODE_FULL 1
+#define POSTCODE_SECTOR 2		/* outward code and inward digit; one edit abroad */
+#define POSTCODE_OUTWARD 3
+#define POSTCODE_DISAGREE 4
+/* Address levels. */
+#define ADDRESS_EXACT 1
+#define ADDRESS_SIMILAR 2
+#define ADDRESS_DISAGREE 3
+
+/* Settings: the decision thresholds and the blocking rules in use. */
+double		scr_link_threshold = 16.0;
+double		scr_review_threshold = 8.0;
+char	   *scr_linkage_blocking_rules = NULL;
+int			scr_linkage_candidates_per_rule = 200;
+
+void
+linkage_init(void)
+{
+	DefineCustomRealVariable("scr.link_threshold",
+							 "Match weight at or above which a person record links to a patient.",
+							 "Below it, down to scr.review_threshold, the pair goes to the link review queue.",
+							 &scr_link_threshold, 16.0, -100.0, 100.0,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable("scr.review_threshold",
+							 "Match weight at or above which an unlinked pair goes to the link review queue.",
+							 NULL,
+							 &scr_review_threshold, 8.0, -100.0, 100.0,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("scr.linkage_blocking_rules",
+							   "Blocking rules that find linkage candidates (comma-separated; see scr.linkage_blocking_rule).",
+							   NULL,
+							   &scr_linkage_blocking_rules,
+							   "nhs_number,birth_date,family_name_birth_year,postcode_birth_year,names,swapped_names",
+							   PGC_SUSET, GUC_LIST_INPUT, NULL, NULL, NULL);
+	DefineCustomIntVariable("scr.linkage_candidates_per_rule",
+							"Most candidate records one blocking rule returns for one incoming record.",
+							NULL,
+							&scr_linkage_candidates_per_rule, 200, 1, 100000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+}
+
+/*
+ * The settings as one row, so that SQL reads them without depending on the
+ * library having been loaded first.
+ */
+PG_FUNCTION_INFO_V1(linkage_settings);
+Datum
+linkage_settings(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+	List	   *rules = NIL;
+	ListCell   *lc;
+	Datum	   *elems;
+	int			n = 0;
+	char	   *copy = pstrdup(scr_linkage_blocking_rules ? scr_linkage_blocking_rules : "");
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (!SplitIdentifierString(copy, ',', &rules))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("scr.linkage_blocking_rules is not a comma-separated list of names")));
+	elems = palloc(sizeof(Datum) * (list_length(rules) + 1));
+	foreach(lc, rules)
+		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
+	values[0] = Float8GetDatum(scr_link_threshold);
+	values[1] = Float8GetDatum(scr_review_threshold);
+	values[2] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[3] = Int32GetDatum(scr_linkage_candidates_per_rule);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}
+
+/* One side of a comparison, read from the function's arguments. */
+typedef struct Person
+{
+	text	   *given;
+	text	   *family;
+	text	   *given_phonetic;
+	text	   *family_phonetic;
+	bool		has_birth;
+	DateADT		birth;
+	text	   *sex;
+	text	   *postcode;
+	text	   *address;
+	bool		has_nhs;
+	int64		nhs;
+} Person;
+
+#define TEXT_ARG(n) (PG_ARGISNULL(n) ? NULL : PG_GETARG_TEXT_PP(n))
+
+static bool
+text_eq(text *a, text *b)
+{
+	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
+		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
+}
+
+static double
+text_jaro_winkler(text *a, text *b)
+{
+	return jaro_winkler(VARDATA_ANY(a), VARSIZE_ANY_EXHDR(a),
+						VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+}
+
+static int
+text_distance(text *a, text *b)
+{
+	return damerau_levenshtein(VARDATA_ANY(a), VARSIZE_ANY_EXHDR(a),
+							   VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+}
+
+/* Length of the first word of a normalised name. */
+static int
+first_word_length(text *t)
+{
+	const char *s = VARDATA_ANY(t);
+	int			len = VARSIZE_ANY_EXHDR(t);
+	const char *space = memchr(s, ' ', len);
+
+	return space ? space - s : len;
+}
+
+/*
+ * Whether one name is a whole word of the other: a double-barrelled or
+ * married name against one of its parts (smith, smith jones; married smith).
+ */
+static bool
+word_of(text *part, text *whole)
+{
+	const char *p = VARDATA_ANY(part);
+	int			pl = VARSIZE_ANY_EXHDR(part);
+	const char *w = VARDATA_ANY(whole);
+	int			wl = VARSIZE_ANY_EXHDR(whole);
+	int			i;
+
+	if (pl == 0 || pl >= wl)
+		return false;
+	for (i = 0; i + pl <= wl; i++)
+		if ((i == 0 || w[i - 1] == ' ') && (i + pl == wl || w[i + pl] == ' ') &&
+			memcmp(w + i, p, pl) == 0)
+			return true;
+	return false;
+}
+
+/* Whether b's given name (or its first word) is among a's aliases. */
+static bool
+is_alias(ArrayType *aliases, text *b)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+	int			bl = VARSIZE_ANY_EXHDR(b);
+	int			bfirst = first_word_length(b);
+	bool		found = false;
+
+	if (aliases == NULL || ARR_NDIM(aliases) == 0)
+		return false;
+	deconstruct_array(aliases, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	for (i = 0; i < n && !found; i++)
+	{
+		text	   *a;
+		int			al;
+
+		if (nulls[i])
+			continue;
+		a = DatumGetTextPP(elems[i]);
+		al = VARSIZE_ANY_EXHDR(a);
+		found = (al == bl || al == bfirst) && memcmp(VARDATA_ANY(a), VARDATA_ANY(b), al) == 0;
+	}
+	pfree(elems);
+	pfree(nulls);
+	return found;
+}
+
+static int
+compare_given(Person *a, Person *b, ArrayType *aliases)
+{
+	double		jw;
+	int			al,
+				bl,
+				af,
+				bf;
+
+	if (a->given == NULL || b->given == NULL)
+		return 0;
+	if (text_eq(a->given, b->given))
+		return GIVEN_EXACT;
+	al = VARSIZE_ANY_EXHDR(a->given);
+	bl = VARSIZE_ANY_EXHDR(b->given);
+	af = first_word_length(a->given);
+	bf = first_word_length(b->given);
+	/* Middle names sent by one source only: "mary jane", "mary". */
+	if (af == bf && memcmp(VARDATA_ANY(a->given), VARDATA_ANY(b->given), af) == 0)
+		return GIVEN_ALIAS;
+	if (is_alias(aliases, b->given))
+		return GIVEN_ALIAS;
+	jw = text_jaro_winkler(a->given, b->given);
+	if (jw >= 0.92 || text_distance(a->given, b->given) <= 1)
+		return GIVEN_CLOSE;
+	if (jw >= 0.80 ||
+		(a->given_phonetic && b->given_phonetic && text_eq(a->given_phonetic, b->given_phonetic)))
+		return GIVEN_SIMILAR;
+	/* An initial for a name: "j", "john". */
+	if ((al == 1 || bl == 1) && VARDATA_ANY(a->given)[0] == VARDATA_ANY(b->given)[0])
+		return GIVEN_SIMILAR;
+	return GIVEN_DISAGREE;
+}
+
+static int
+compare_family(Person *a, Person *b)
+{
+	double		jw;
+
+	if (a->family == NULL || b->family == NULL)
+		return 0;
+	if (text_eq(a->family, b->family))
+		return FAMILY_EXACT;
+	jw = text_jaro_winkler(a->family, b->family);
+	if (jw >= 0.92 || text_distance(a->family, b->family) <= 1 ||
+		word_of(a->family, b->family) || word_of(b->family, a->family))
+		return FAMILY_CLOSE;
+	if (jw >= 0.80 ||
+		(a->family_phonetic && b->family_phonetic && text_eq(a->family_phonetic, b->family_phonetic)))
+		return FAMILY_SIMILAR;
+	return FAMILY_DISAGREE;
+}
+
+static int
+compare_birth(Person *a, Person *b)
+{
+	int			ay,
+				am,
+				ad,
+				by,
+				bm,
+				bd;
+	int			same;
+
+	if (!a->has_birth || !b->has_birth)
+		return 0;
+	if (a->birth == b->birth)
+		return BIRTH_EXACT;
+	j2date(a->birth + POSTGRES_EPOCH_JDATE, &ay, &am, &ad);
+	j2date(b->birth + POSTGRES_EPOCH_JDATE, &by, &bm, &bd);
+	if (ay == by && am == bd && ad == bm)
+		return BIRTH_TRANSPOSED;
+	same = (ay == by) + (am == bm) + (ad == bd);
+	if (same == 2)
+		return BIRTH_ONE_OFF;
+	return BIRTH_DISAGREE;
+}
+
+static int
+compare_sex(Person *a, Person *b)
+{
+	if (a->sex == NULL || b->sex == NULL)
+		return 0;
+	/* Only male and female are compared: other and unknown say nothing. */
+	if (VARSIZE_ANY_EXHDR(a->sex) < 4 || VARSIZE_ANY_EXHDR(b->sex) < 4 ||
+		(VARDATA_ANY(a->sex)[0] != 'm' && VARDATA_ANY(a->sex)[0] != 'f') ||
+		(VARDATA_ANY(b->sex)[0] != 'm' && VARDATA_ANY(b->sex)[0] != 'f'))
+		return 0;
+	return text_eq(a->sex, b->sex) ? 1 : 2;
+}
+
+/*
+ * Postcodes arrive as scr.source_identifier.postcode_key: a UK postcode as
+ * "OUTWARD INWARD", anything else as its letters and digits (no space).
+ */
+static int
+compare_postcode(Person *a, Person *b)
+{
+	const char *as,
+			   *bs;
+	const char *aspace,
+			   *bspace;
+	int			al,
+				bl;
+
+	if (a->postcode == NULL || b->postcode == NULL)
+		return 0;
+	if (text_eq(a->postcode, b->postcode))
+		return POSTCODE_FULL;
+	as = VARDATA_ANY(a->postcode);
+	bs = VARDATA_ANY(b->postcode);
+	al = VARSIZE_ANY_EXHDR(a->postcode);
+	bl = VARSIZE_ANY_EXHDR(b->postcode);
+	aspace = memchr(as, ' ', al);
+	bspace = memchr(bs, ' ', bl);
+	if (aspace && bspace)
+	{
+		int			ao = aspace - as;
+
+		if (ao != bspace - bs || memcmp(as, bs, ao) != 0)
+			return POSTCODE_DISAGREE;
+		return as[ao + 1] == bs[ao + 1] ? POSTCODE_SECTOR : POSTCODE_OUTWARD;
+	}
+	if (!aspace && !bspace && text_distance(a->postcode, b->postcode) <= 1)
+		return POSTCODE_SECTOR;
+	return POSTCODE_DISAGREE;
+}
+
+/* Share of the words of the shorter address found in the longer one. */
+static double
+address_overlap(text *a, text *b)
+{
+	const char *as = VARDATA_ANY(a);
+	const char *bs = VARDATA_ANY(b);
+	int			al = VARSIZE_ANY_EXHDR(a);
+	int			bl = VARSIZE_ANY_EXHDR(b);
+	int			words = 0;
+	int			found = 0;
+	int			i = 0;
+
+	if (al > bl)
+	{
+		const char *ts = as;
+		int			tl = al;
+
+		as = bs;
+		al = bl;
+		bs = ts;
+		bl = tl;
+	}
+	while (i < al)
+	{
+		int			start = i;
+		int			j;
+
+		while (i < al && as[i] != ' ')
+			i++;
+		words++;
+		for (j = 0; j + (i - start) <= bl; j++)
+			if ((j == 0 || bs[j - 1] == ' ') && (j + (i - start) == bl || bs[j + (i - start)] == ' ') &&
+				memcmp(bs + j, as + start, i - start) == 0)
+			{
+				found++;
+				break;
+			}
+		i++;
+	}
+	return words ? (double) found / words : 0.0;
+}
+
+static int
+compare_address(Person *a, Person *b)
+{
+	if (a->address == NULL || b->address == NULL)
+		return 0;
+	if (text_eq(a->address, b->address))
+		return ADDRESS_EXACT;
+	if (address_overlap(a->address, b->address) >= 0.6 ||
+		text_jaro_winkler(a->address, b->address) >= 0.92)
+		return ADDRESS_SIMILAR;
+	return ADDRESS_DISAGREE;
+}
+
+/* Read one person from nine consecutive arguments starting at first. */
+static void
+read_person(FunctionCallInfo fcinfo, int first, Person *p)
+{
+	p->given = TEXT_ARG(first);
+	p->family = TEXT_ARG(first + 1);
+	p->given_phonetic = TEXT_ARG(first + 2);
+	p->family_phonetic = TEXT_ARG(first + 3);
+	p->has_birth = !PG_ARGISNULL(first + 4);
+	p->birth = p->has_birth ? PG_GETARG_DATEADT(first + 4) : 0;
+	p->sex = TEXT_ARG(first + 5);
+	p->postcode = TEXT_ARG(first + 6);
+	p->address = TEXT_ARG(first + 7);
+	p->has_nhs = !PG_ARGISNULL(first + 8);
+	p->nhs = p->has_nhs ? PG_GETARG_INT64(first + 8) : 0;
+	/* Infinite dates say nothing. */
+	if (p->has_birth && DATE_NOT_FINITE(p->birth))
+		p->has_birth = false;
+}
+
+/*
+ * The agreement level of each comparison for the incoming person a
+ * (arguments 0-8, with a's given-name aliases at 9) and the candidate b
+ * (10-18).  Given and family names written the wrong way round in one
+ * record are compared the right way round.
+ */
+PG_FUNCTION_INFO_V1(link_levels);
+Datum
+link_levels(PG_FUNCTION_ARGS)
+{
+	Person		a,
+				b;
+	ArrayType  *aliases = PG_ARGISNULL(9) ? NULL : PG_GETARG_ARRAYTYPE_P(9);
+	Datum		levels[N_COMPARISONS];
+
+	read_person(fcinfo, 0, &a);
+	read_person(fcinfo, 10, &b);
+
+	if (a.given && a.family && b.given && b.family &&
+		text_eq(a.given, b.family) && text_eq(a.family, b.given) && !text_eq(a.given, a.family))
+	{
+		text	   *t = b.given;
+
+		b.given = b.family;
+		b.family = t;
+		t = b.given_phonetic;
+		b.given_phonetic = b.family_phonetic;
+		b.family_phonetic = t;
+	}
+
+	levels[CMP_GIVEN_NAME] = Int16GetDatum(compare_given(&a, &b, aliases));
+	levels[CMP_FAMILY_NAME] = Int16GetDatum(compare_family(&a, &b));
+	levels[CMP_BIRTH_DATE] = Int16GetDatum(compare_birth(&a, &b));
+	levels[CMP_SEX] = Int16GetDatum(compare_sex(&a, &b));
+	levels[CMP_POSTCODE] = Int16GetDatum(compare_postcode(&a, &b));
+	levels[CMP_ADDRESS] = Int16GetDatum(compare_address(&a, &b));
+	levels[CMP_NHS_NUMBER] = Int16GetDatum(a.has_nhs && b.has_nhs ? (a.nhs == b.nhs ? 1 : 2) : 0);
+
+	PG_RETURN_ARRAYTYPE_P(construct_array(levels, N_COMPARISONS, INT2OID, 2, true, TYPALIGN_SHORT));
+}
+
+/*
+ * The m and u probabilities, one per comparison and level, as the flat
+ * float8 arrays scr._linkage_m() and scr._linkage_u() build.  They are the
+ * same for every pair a statement compares, so they are read once and kept
+ * in fn_extra (and re-read if an argument ever changes).
+ */
+typedef struct WeightCache
+{
+	Size		msize;
+	Size		usize;
+	char	   *mraw;
+	char	   *uraw;
+	double		m[N_COMPARISONS * MAX_LEVEL];
+	double		u[N_COMPARISONS * MAX_LEVEL];
+} WeightCache;
+
+static void
+read_probabilities(ArrayType *arr, double *out, const char *what)
+{
+	if (ARR_NDIM(arr) != 1 || ARR_ELEMTYPE(arr) != FLOAT8OID || ARR_HASNULL(arr) ||
+		ARR_DIMS(arr)[0] != N_COMPARISONS * MAX_LEVEL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s probabilities must be a float8 array of %d values without nulls",
+						what, N_COMPARISONS * MAX_LEVEL)));
+	memcpy(out, ARR_DATA_PTR(arr), sizeof(double) * N_COMPARISONS * MAX_LEVEL);
+}
+
+static WeightCache *
+weight_cache(FunctionCallInfo fcinfo, ArrayType *m, ArrayType *u)
+{
+	WeightCache *c = (WeightCache *) fcinfo->flinfo->fn_extra;
+	Size		msize = VARSIZE(m);
+	Size		usize = VARSIZE(u);
+
+	if (c && c->msize == msize && c->usize == usize &&
+		memcmp(c->mraw, m, msize) == 0 && memcmp(c->uraw, u, usize) == 0)
+		return c;
+	if (c == NULL)
+		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(WeightCache));
+	else
+	{
+		pfree(c->mraw);
+		pfree(c->uraw);
+	}
+	read_probabilities(m, c->m, "m");
+	read_probabilities(u, c->u, "u");
+	c->mraw = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, msize);
+	c->uraw = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, usize);
+	memcpy(c->mraw, m, msize);
+	memcpy(c->uraw, u, usize);
+	c->msize = msize;
+	c->usize = usize;
+	fcinfo->flinfo->fn_extra = c;
+	return c;
+}
+
+/*
+ * The match weight of each comparison, log2(m/u) at its level (0 when
+ * missing).  tf_given and tf_family, when known, are the share of records
+ * carrying the incoming person's exact name: exact agreement on it weighs
+ * log2(m/tf) instead, so common names count less and rare ones more.
+ */
+static void
+match_weights(FunctionCallInfo fcinfo, double *weights)
+{
+	ArrayType  *levels = PG_GETARG_ARRAYTYPE_P(0);
+	WeightCache *c = weight_cache(fcinfo, PG_GETARG_ARRAYTYPE_P(1), PG_GETARG_ARRAYTYPE_P(2));
+	int16	   *lv;
+	int			i;
+
+	if (ARR_NDIM(levels) != 1 || ARR_ELEMTYPE(levels) != INT2OID || ARR_HASNULL(levels) ||
+		ARR_DIMS(levels)[0] != N_COMPARISONS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("levels must be a smallint array of %d values without nulls", N_COMPARISONS)));
+	lv = (int16 *) ARR_DATA_PTR(levels);
+	for (i = 0; i < N_COMPARISONS; i++)
+	{
+		int			level = lv[i];
+		double		m,
+					u;
+
+		if (level < 0 || level > MAX_LEVEL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("level %d of comparison %d is out of range", level, i + 1)));
+		if (level == 0)
+		{
+			weights[i] = 0.0;
+			continue;
+		}
+		m = c->m[i * MAX_LEVEL + level - 1];
+		u = c->u[i * MAX_LEVEL + level - 1];
+		if (level == 1 && i == CMP_GIVEN_NAME && !PG_ARGISNULL(3))
+			u = PG_GETARG_FLOAT8(3);
+		else if (level == 1 && i == CMP_FAMILY_NAME && !PG_ARGISNULL(4))
+			u = PG_GETARG_FLOAT8(4);
+		/* Probabilities are kept away from 0 and 1 by the table's checks. */
+		weights[i] = (m > 0 && u > 0) ? log2(m / u) : 0.0;
+	}
+}
+
+PG_FUNCTION_INFO_V1(link_weights);
+Datum
+link_weights(PG_FUNCTION_ARGS)
+{
+	double		weights[N_COMPARISONS];
+	Datum		out[N_COMPARISONS];
+	int			i;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_NULL();
+	match_weights(fcinfo, weights);
+	for (i = 0; i < N_COMPARISONS; i++)
+		out[i] = Float8GetDatum(weights[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(out, N_COMPARISONS, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+PG_FUNCTION_INFO_V1(link_score);
+Datum
+link_score(PG_FUNCTION_ARGS)
+{
+	double		weights[N_COMPARISONS];
+	double		score = 0.0;
+	int			i;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_NULL();
+	match_weights(fcinfo, weights);
+	for (i = 0; i < N_COMPARISONS; i++)
+		score += weights[i];
+	PG_RETURN_FLOAT8(score);
+}

@@ -1,0 +1,858 @@
+-- Patient linkage (src/linkage.c): comparison keys stored beside every
+-- source record, blocking indexes, match weights and their estimation,
+-- nicknames, term frequencies, the decision, and the link review queue.
+
+-- Comparison keys: normalised once when a record is written, compared many
+-- times.  Generated columns keep them right whatever writes the row.
+CREATE FUNCTION scr.postcode_key(postcode text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN coalesce(scr.normalise_postcode(postcode),
+                    nullif(upper(regexp_replace(postcode, '[^A-Za-z0-9]', '', 'g')), ''));
+COMMENT ON FUNCTION scr.postcode_key(text) IS
+    'postcode for comparison: a UK postcode as "OUTWARD INWARD", any other as its letters and digits';
+
+ALTER TABLE scr.source_identifier
+    ADD COLUMN given_key text GENERATED ALWAYS AS (scr.normalise_name(given_name)) STORED,
+    ADD COLUMN family_key text GENERATED ALWAYS AS (scr.normalise_name(family_name)) STORED,
+    ADD COLUMN given_phonetic text GENERATED ALWAYS AS (scr.phonetic(given_name)) STORED,
+    ADD COLUMN family_phonetic text GENERATED ALWAYS AS (scr.phonetic(family_name)) STORED,
+    ADD COLUMN postcode_key text GENERATED ALWAYS AS (scr.postcode_key(postcode)) STORED,
+    ADD COLUMN address_key text GENERATED ALWAYS AS (scr.normalise_address(address)) STORED;
+COMMENT ON COLUMN scr.source_identifier.given_key IS 'Linkage: the given name normalised (scr.normalise_name)';
+COMMENT ON COLUMN scr.source_identifier.family_key IS 'Linkage: the family name normalised (scr.normalise_name)';
+COMMENT ON COLUMN scr.source_identifier.given_phonetic IS 'Linkage: phonetic key of the given name (scr.phonetic)';
+COMMENT ON COLUMN scr.source_identifier.family_phonetic IS 'Linkage: phonetic key of the family name (scr.phonetic)';
+COMMENT ON COLUMN scr.source_identifier.postcode_key IS 'Linkage: the postcode normalised (scr.postcode_key)';
+COMMENT ON COLUMN scr.source_identifier.address_key IS 'Linkage: the address normalised (scr.normalise_address)';
+
+-- Blocking: each rule is an index, so finding the candidates for one record
+-- costs a few index probes whatever the size of the record.
+CREATE INDEX source_identifier_nhs_number_idx ON scr.source_identifier (nhs_number);
+CREATE INDEX source_identifier_birth_date_idx ON scr.source_identifier (birth_date);
+CREATE INDEX source_identifier_family_birth_idx ON scr.source_identifier (family_phonetic, birth_date);
+CREATE INDEX source_identifier_postcode_birth_idx ON scr.source_identifier (postcode_key, birth_date);
+CREATE INDEX source_identifier_names_idx ON scr.source_identifier (given_phonetic, family_phonetic);
+
+CREATE TABLE scr.linkage_blocking_rule (
+    rule        text PRIMARY KEY,
+    finds       text NOT NULL,
+    misses      text NOT NULL
+);
+COMMENT ON TABLE scr.linkage_blocking_rule IS
+    'The blocking rules that find linkage candidates; scr.linkage_blocking_rules says which are used';
+INSERT INTO scr.linkage_blocking_rule VALUES
+    ('nhs_number', 'records with the same valid NHS number',
+     'records without a valid number, or with a mistyped one'),
+    ('birth_date', 'records with the same birth date',
+     'records whose birth date is missing or wrong in either'),
+    ('family_name_birth_year', 'records with the same phonetic family name born the same year',
+     'a changed family name (marriage) together with a wrong birth year'),
+    ('postcode_birth_year', 'records at the same postcode born the same year',
+     'a move of house together with a wrong birth year'),
+    ('names', 'records with the same phonetic given and family names, whatever the birth date',
+     'a nickname or changed family name together with a wrong birth date; capped for common names'),
+    ('swapped_names', 'records whose phonetic family name is the incoming given name, born the same year',
+     'swapped names together with a wrong birth year');
+
+-- Match weights.  A comparison puts a pair at a level; m is how often true
+-- matches fall at that level, u how often non-matches do.  The shipped
+-- defaults are here; scr.linkage_weight holds the estimated or edited ones
+-- and wins where it has a row.
+CREATE TABLE scr.linkage_weight_default (
+    comparison  text NOT NULL CHECK (comparison IN ('given_name', 'family_name', 'birth_date',
+                                                    'sex', 'postcode', 'address', 'nhs_number')),
+    level       smallint NOT NULL CHECK (level BETWEEN 1 AND 6),
+    label       text NOT NULL,
+    m           double precision NOT NULL CHECK (m > 0 AND m < 1),
+    u           double precision NOT NULL CHECK (u > 0 AND u < 1),
+    PRIMARY KEY (comparison, level)
+);
+COMMENT ON TABLE scr.linkage_weight_default IS 'Shipped match probabilities per comparison level (see scr.linkage_weight)';
+INSERT INTO scr.linkage_weight_default VALUES
+    ('given_name', 1, 'exact', 0.82, 0.01),
+    ('given_name', 2, 'nickname or same first name', 0.08, 0.002),
+    ('given_name', 3, 'Jaro-Winkler >= 0.92 or one edit', 0.05, 0.004),
+    ('given_name', 4, 'Jaro-Winkler >= 0.80, same phonetic code, or an initial', 0.03, 0.03),
+    ('given_name', 5, 'different', 0.02, 0.954),
+    ('family_name', 1, 'exact', 0.84, 0.005),
+    ('family_name', 2, 'Jaro-Winkler >= 0.92, one edit, or one part of a double name', 0.08, 0.003),
+    ('family_name', 3, 'Jaro-Winkler >= 0.80 or same phonetic code', 0.03, 0.02),
+    ('family_name', 4, 'different', 0.05, 0.972),
+    ('birth_date', 1, 'exact', 0.94, 0.00004),
+    ('birth_date', 2, 'day and month transposed', 0.015, 0.00004),
+    ('birth_date', 3, 'one of year, month, day different', 0.035, 0.0012),
+    ('birth_date', 4, 'different', 0.01, 0.99872),
+    ('sex', 1, 'same', 0.98, 0.5),
+    ('sex', 2, 'different', 0.02, 0.5),
+    ('postcode', 1, 'same', 0.80, 0.0005),
+    ('postcode', 2, 'same sector, or one edit (not UK)', 0.03, 0.003),
+    ('postcode', 3, 'same outward code', 0.04, 0.05),
+    ('postcode', 4, 'different', 0.13, 0.9465),
+    ('address', 1, 'same', 0.72, 0.0005),
+    ('address', 2, 'most words in common', 0.10, 0.003),
+    ('address', 3, 'different', 0.18, 0.9965),
+    ('nhs_number', 1, 'same', 0.95, 0.000001),
+    ('nhs_number', 2, 'different', 0.05, 0.999999);
+
+CREATE TABLE scr.linkage_weight (
+    comparison  text NOT NULL,
+    level       smallint NOT NULL,
+    m           double precision NOT NULL CHECK (m > 0 AND m < 1),
+    u           double precision NOT NULL CHECK (u > 0 AND u < 1),
+    estimated_at timestamptz NOT NULL DEFAULT statement_timestamp(),
+    PRIMARY KEY (comparison, level),
+    FOREIGN KEY (comparison, level) REFERENCES scr.linkage_weight_default
+);
+COMMENT ON TABLE scr.linkage_weight IS
+    'Match probabilities estimated from the record (scr.estimate_linkage_weights) or set by an operator; override the defaults';
+
+-- The m and u vectors the matcher reads: comparison-major, six levels each.
+CREATE FUNCTION scr._linkage_probabilities(p_which text) RETURNS double precision[]
+LANGUAGE sql STABLE SET search_path = pg_catalog, scr, pg_temp
+RETURN (SELECT array_agg(coalesce(CASE p_which WHEN 'm' THEN coalesce(w.m, d.m) ELSE coalesce(w.u, d.u) END, 0.5)
+                         ORDER BY c.n, l.level)
+        FROM unnest(ARRAY['given_name', 'family_name', 'birth_date', 'sex', 'postcode', 'address',
+                          'nhs_number']) WITH ORDINALITY AS c(comparison, n)
+        CROSS JOIN generate_series(1, 6) AS l(level)
+        LEFT JOIN scr.linkage_weight_default d ON d.comparison = c.comparison AND d.level = l.level
+        LEFT JOIN scr.linkage_weight w ON w.comparison = c.comparison AND w.level = l.level);
+
+-- Nicknames and variant spellings of given names, both ways round.
+CREATE TABLE scr.linkage_nickname (
+    name        text NOT NULL CHECK (name = scr.normalise_name(name)),
+    alias       text NOT NULL CHECK (alias = scr.normalise_name(alias) AND alias <> name),
+    shipped     boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (name, alias)
+);
+CREATE INDEX linkage_nickname_alias_idx ON scr.linkage_nickname (alias);
+COMMENT ON TABLE scr.linkage_nickname IS
+    'Given names that are one name (William, Bill): a nickname agrees at the nickname level; add rows for local names';
+INSERT INTO scr.linkage_nickname (name, alias, shipped)
+SELECT n, a, true FROM (VALUES
+    ('william', 'bill'), ('william', 'will'), ('william', 'billy'), ('william', 'liam'),
+    ('robert', 'bob'), ('robert', 'rob'), ('robert', 'bobby'), ('robert', 'robbie'),
+    ('richard', 'dick'), ('richard', 'rick'), ('richard', 'rich'), ('james', 'jim'),
+    ('james', 'jimmy'), ('james', 'jamie'), ('john', 'jack'), ('john', 'johnny'),
+    ('thomas', 'tom'), ('thomas', 'tommy'), ('edward', 'ted'), ('edward', 'ed'),
+    ('edward', 'eddie'), ('edward', 'ned'), ('daniel', 'dan'), ('daniel', 'danny'),
+    ('christopher', 'chris'), ('christopher', 'kit'), ('joseph', 'joe'), ('anthony', 'tony'),
+    ('michael', 'mike'), ('michael', 'mick'), ('david', 'dave'), ('stephen', 'steve'),
+    ('steven', 'steve'), ('stephen', 'steven'), ('peter', 'pete'), ('andrew', 'andy'),
+    ('alexander', 'alex'), ('alexander', 'sandy'), ('benjamin', 'ben'), ('samuel', 'sam'),
+    ('matthew', 'matt'), ('nicholas', 'nick'), ('jonathan', 'jon'), ('timothy', 'tim'),
+    ('patrick', 'paddy'), ('charles', 'charlie'), ('charles', 'chuck'), ('henry', 'harry'),
+    ('frederick', 'fred'), ('albert', 'bert'), ('lawrence', 'larry'), ('gerald', 'gerry'),
+    ('kenneth', 'ken'), ('leonard', 'len'), ('ronald', 'ron'), ('donald', 'don'),
+    ('mohammed', 'muhammad'), ('mohammed', 'mohammad'), ('mohammed', 'mohamed'),
+    ('muhammad', 'mohammad'), ('muhammad', 'mohamed'), ('mohammad', 'mohamed'),
+    ('ahmed', 'ahmad'), ('oluwaseun', 'seun'), ('olusegun', 'segun'), ('oluwafemi', 'femi'),
+    ('margaret', 'peggy'), ('margaret', 'maggie'), ('margaret', 'meg'), ('margaret', 'rita'),
+    ('elizabeth', 'liz'), ('elizabeth', 'beth'), ('elizabeth', 'betty'), ('elizabeth', 'lizzie'),
+    ('elizabeth', 'eliza'), ('elizabeth', 'bess'), ('catherine', 'kate'), ('catherine', 'cathy'),
+    ('katherine', 'kate'), ('katherine', 'kathy'), ('catherine', 'katherine'),
+    ('kathleen', 'kath'), ('susan', 'sue'), ('susan', 'suzy'), ('jennifer', 'jenny'),
+    ('jennifer', 'jen'), ('patricia', 'pat'), ('patricia', 'trish'), ('rebecca', 'becky'),
+    ('rebecca', 'becca'), ('deborah', 'debbie'), ('deborah', 'deb'), ('victoria', 'vicky'),
+    ('alexandra', 'alex'), ('alexandra', 'sandra'), ('christine', 'chris'),
+    ('christina', 'tina'), ('dorothy', 'dot'), ('dorothy', 'dolly'), ('mary', 'molly'),
+    ('mary', 'polly'), ('sarah', 'sara'), ('sarah', 'sally'), ('ann', 'anne'),
+    ('ann', 'annie'), ('anne', 'annie'), ('helen', 'nell'), ('eleanor', 'ellie'),
+    ('eleanor', 'nell'), ('olivia', 'liv'), ('olivia', 'livvy'), ('jacqueline', 'jackie'),
+    ('josephine', 'jo'), ('joanne', 'jo'), ('samantha', 'sam'), ('abigail', 'abby'),
+    ('aisha', 'ayesha'), ('fatima', 'fatimah'), ('chiamaka', 'amaka'), ('agnieszka', 'aga'),
+    ('malgorzata', 'gosia'), ('katarzyna', 'kasia'), ('aleksandra', 'ola'),
+    ('siobhan', 'shiv'), ('sinead', 'shinead'), ('mairead', 'maureen'), ('sean', 'shaun'),
+    ('sean', 'shawn'), ('shaun', 'shawn'), ('ian', 'iain'), ('neil', 'neal'),
+    ('philip', 'phil'), ('phillip', 'phil'), ('philip', 'phillip'), ('gurpreet', 'preet'),
+    ('harjit', 'harry'), ('jaswinder', 'jas'), ('rajinder', 'raj'), ('mohinder', 'mo')
+) AS v(n, a);
+
+-- Term frequencies: the share of records carrying each exact name.
+CREATE TABLE scr.linkage_term_frequency (
+    comparison  text NOT NULL CHECK (comparison IN ('given_name', 'family_name')),
+    value       text NOT NULL,
+    frequency   double precision NOT NULL CHECK (frequency > 0 AND frequency <= 1),
+    PRIMARY KEY (comparison, value)
+);
+COMMENT ON TABLE scr.linkage_term_frequency IS
+    'Share of records with each exact given and family name (scr.refresh_linkage_term_frequencies); agreement on a common name weighs less';
+
+-- Settings (C): thresholds and the blocking rules in use.
+CREATE FUNCTION scr.linkage_settings(OUT link_threshold double precision,
+                                     OUT review_threshold double precision,
+                                     OUT blocking_rules text[], OUT candidates_per_rule integer)
+    AS 'MODULE_PATHNAME', 'linkage_settings' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION scr.linkage_settings() IS
+    'linkage settings in force: scr.link_threshold, scr.review_threshold, scr.linkage_blocking_rules, scr.linkage_candidates_per_rule';
+
+-- The matcher (C).
+CREATE FUNCTION scr._link_levels(
+        a_given text, a_family text, a_given_phonetic text, a_family_phonetic text,
+        a_birth date, a_sex text, a_postcode text, a_address text, a_nhs scr.nhs_number,
+        a_given_aliases text[],
+        b_given text, b_family text, b_given_phonetic text, b_family_phonetic text,
+        b_birth date, b_sex text, b_postcode text, b_address text, b_nhs scr.nhs_number)
+    RETURNS smallint[]
+    AS 'MODULE_PATHNAME', 'link_levels' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION scr._link_weights(levels smallint[], m double precision[], u double precision[],
+                                  tf_given double precision, tf_family double precision)
+    RETURNS double precision[]
+    AS 'MODULE_PATHNAME', 'link_weights' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION scr._link_score(levels smallint[], m double precision[], u double precision[],
+                                tf_given double precision, tf_family double precision)
+    RETURNS double precision
+    AS 'MODULE_PATHNAME', 'link_score' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- An incoming person's comparison keys, computed as the generated columns
+-- compute them, with the given name's aliases and the names' frequencies.
+CREATE TYPE scr.link_keys AS (
+    given_key       text,
+    family_key      text,
+    given_phonetic  text,
+    family_phonetic text,
+    birth_date      date,
+    sex             text,
+    postcode_key    text,
+    address_key     text,
+    nhs_number      scr.nhs_number,
+    given_aliases   text[],
+    tf_given        double precision,
+    tf_family       double precision
+);
+
+CREATE FUNCTION scr._link_keys(d scr.person_demographics) RETURNS scr.link_keys
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
+BEGIN
+    RETURN (SELECT ROW(k.given_key, k.family_key, scr.phonetic(d.given_name), scr.phonetic(d.family_name),
+           d.birth_date, d.sex, scr.postcode_key(d.postcode), scr.normalise_address(d.address),
+           d.nhs_number,
+           ARRAY(SELECT n.alias FROM scr.linkage_nickname n WHERE n.name = k.first_given
+                 UNION SELECT n.name FROM scr.linkage_nickname n WHERE n.alias = k.first_given),
+           (SELECT f.frequency FROM scr.linkage_term_frequency f
+            WHERE f.comparison = 'given_name' AND f.value = k.given_key),
+           (SELECT f.frequency FROM scr.linkage_term_frequency f
+            WHERE f.comparison = 'family_name' AND f.value = k.family_key))::scr.link_keys
+    FROM (SELECT scr.normalise_name(d.given_name) AS given_key,
+                 scr.normalise_name(d.family_name) AS family_key,
+                 split_part(scr.normalise_name(d.given_name), ' ', 1) AS first_given) k);
+END
+$$;
+
+-- Candidates for a person: the source records any blocking rule in use
+-- finds, each compared with the person, best first, one row per patient
+-- (the best of its records).  p_self is a record to leave out (its own).
+CREATE FUNCTION scr._link_candidates(k scr.link_keys, p_self bigint DEFAULT NULL)
+RETURNS TABLE (patient_id bigint, source_identifier_id bigint, score double precision,
+               levels smallint[])
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    rules text[];
+    cap integer;
+BEGIN
+    SELECT s.blocking_rules, s.candidates_per_rule INTO rules, cap FROM scr.linkage_settings() s;
+    -- PL/pgSQL so that the plan is kept between calls.
+    RETURN QUERY
+    WITH y AS (SELECT make_date(extract(year FROM k.birth_date)::int, 1, 1) AS y0,
+                 make_date(extract(year FROM k.birth_date)::int + 1, 1, 1) AS y1),
+    found AS (
+        (SELECT si.patient_id, si.source_identifier_id FROM scr.source_identifier si
+         WHERE 'nhs_number' = ANY (rules) AND si.nhs_number = k.nhs_number
+         LIMIT cap)
+        UNION
+        (SELECT si.patient_id, si.source_identifier_id FROM scr.source_identifier si
+         WHERE 'birth_date' = ANY (rules) AND si.birth_date = k.birth_date
+         LIMIT cap)
+        UNION
+        (SELECT si.patient_id, si.source_identifier_id FROM scr.source_identifier si, y
+         WHERE 'family_name_birth_year' = ANY (rules)
+           AND si.family_phonetic = k.family_phonetic
+           AND si.birth_date >= y.y0 AND si.birth_date < y.y1
+         LIMIT cap)
+        UNION
+        (SELECT si.patient_id, si.source_identifier_id FROM scr.source_identifier si, y
+         WHERE 'postcode_birth_year' = ANY (rules)
+           AND si.postcode_key = k.postcode_key
+           AND si.birth_date >= y.y0 AND si.birth_date < y.y1
+         LIMIT cap)
+        UNION
+        (SELECT si.patient_id, si.source_identifier_id FROM scr.source_identifier si
+         WHERE 'names' = ANY (rules)
+           AND si.given_phonetic = k.given_phonetic AND si.family_phonetic = k.family_phonetic
+         LIMIT cap)
+        UNION
+        (SELECT si.patient_id, si.source_identifier_id FROM scr.source_identifier si, y
+         WHERE 'swapped_names' = ANY (rules)
+           AND si.family_phonetic = k.given_phonetic
+           AND si.birth_date >= y.y0 AND si.birth_date < y.y1
+         LIMIT cap)
+    ),
+    compared AS (
+        SELECT coalesce(p.merged_into, p.patient_id) AS root, si.source_identifier_id, c.levels
+        FROM found f
+        JOIN scr.source_identifier si
+          ON si.patient_id = f.patient_id AND si.source_identifier_id = f.source_identifier_id
+        JOIN scr.patient p ON p.patient_id = si.patient_id
+        CROSS JOIN LATERAL (SELECT scr._link_levels(
+            k.given_key, k.family_key, k.given_phonetic, k.family_phonetic, k.birth_date, k.sex,
+            k.postcode_key, k.address_key, k.nhs_number, k.given_aliases,
+            si.given_key, si.family_key, si.given_phonetic, si.family_phonetic, si.birth_date,
+            si.sex, si.postcode_key, si.address_key, si.nhs_number) AS levels) c
+        WHERE si.source_identifier_id IS DISTINCT FROM p_self
+    ),
+    scored AS (
+        SELECT c.*, scr._link_score(c.levels, (SELECT scr._linkage_probabilities('m')),
+                                    (SELECT scr._linkage_probabilities('u')),
+                                    k.tf_given, k.tf_family) AS score
+        FROM compared c
+    )
+    SELECT DISTINCT ON (sc.root) sc.root, sc.source_identifier_id, sc.score, sc.levels
+    FROM scored sc
+    ORDER BY sc.root, sc.score DESC;
+END
+$$;
+
+-- What linkage decides for a person: 'link' to a patient, 'review' (a new
+-- patient now, and the pair in the review queue), or 'new'.  The rules, in
+-- order: the deterministic link (a valid NHS number whose patient has the
+-- same birth date); then the best candidate by match weight among those
+-- without a conflict.  A conflict is the same NHS number with another birth
+-- date, a different valid NHS number, or a given name or birth date that
+-- disagree outright (twins; a father and son).  The best clean candidate at
+-- or above scr.link_threshold links, unless the incoming NHS number is held
+-- by another patient or a second clean candidate is also above the
+-- threshold.  Otherwise the best candidate at or above scr.review_threshold
+-- goes to review, with the reason -- except that a pair with different
+-- valid NHS numbers that also disagrees on given name, birth date or sex is
+-- two people: a new patient, no review.
+CREATE FUNCTION scr._link_person(d scr.person_demographics, p_deterministic boolean DEFAULT false,
+                                 p_self bigint DEFAULT NULL,
+                                 OUT patient_id bigint, OUT source_identifier_id bigint,
+                                 OUT decision text,
+                                 OUT score double precision, OUT levels smallint[],
+                                 OUT reason text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp SET enable_seqscan = off AS $$
+DECLARE
+    k scr.link_keys;
+    s record;
+    candidate record;
+    found_count integer := 0;
+    best record;
+    second_score double precision;
+    holder bigint;
+BEGIN
+    decision := 'new';
+    IF d.nhs_number IS NOT NULL AND d.birth_date IS NOT NULL THEN
+        SELECT coalesce(p.merged_into, p.patient_id) INTO patient_id
+        FROM scr.patient_link_key lk JOIN scr.patient p ON p.patient_id = lk.patient_id
+        WHERE lk.nhs_number = d.nhs_number AND lk.birth_date = d.birth_date;
+        IF FOUND THEN
+            decision := 'link';
+            reason := 'NHS number and birth date';
+            RETURN;
+        END IF;
+    END IF;
+    IF p_deterministic THEN
+        RETURN;
+    END IF;
+
+    s := scr.linkage_settings();
+    k := scr._link_keys(d);
+    -- Candidates without a conflict come first; the best of them is the
+    -- one to link, and a second one above the threshold makes it a question.
+    FOR candidate IN
+        SELECT c.*, (c.levels[1] = 5 OR c.levels[3] IN (2, 3, 4) AND c.levels[7] = 1 OR c.levels[3] = 4
+                     OR c.levels[7] = 2) AS conflict
+        FROM scr._link_candidates(k, p_self) c
+        ORDER BY 5, c.score DESC LIMIT 2
+    LOOP
+        found_count := found_count + 1;
+        IF found_count = 1 THEN
+            best := candidate;
+        ELSIF NOT candidate.conflict THEN
+            second_score := candidate.score;
+        END IF;
+    END LOOP;
+    IF found_count = 0 THEN
+        RETURN;
+    END IF;
+    IF best.conflict THEN
+        -- No clean candidate: the best conflicting one, if any is close.
+        SELECT c.*, true AS conflict INTO best
+        FROM scr._link_candidates(k, p_self) c ORDER BY c.score DESC LIMIT 1;
+    END IF;
+    IF best.score < s.review_threshold THEN
+        RETURN;
+    END IF;
+    patient_id := best.patient_id;
+    source_identifier_id := best.source_identifier_id;
+    score := best.score;
+    levels := best.levels;
+
+    IF best.levels[7] = 2 AND (best.levels[1] = 5 OR best.levels[3] = 4 OR best.levels[4] = 2) THEN
+        patient_id := NULL;
+        source_identifier_id := NULL;
+        reason := 'different NHS numbers and a different given name, birth date or sex';
+        RETURN;
+    END IF;
+    decision := 'review';
+    IF best.levels[7] = 1 AND best.levels[3] IN (2, 3, 4) THEN
+        reason := 'same NHS number, different birth date';
+    ELSIF best.levels[7] = 2 THEN
+        reason := 'different NHS number';
+    ELSIF best.levels[1] = 5 THEN
+        reason := 'different given name';
+    ELSIF best.levels[3] = 4 THEN
+        reason := 'different birth date';
+    ELSIF best.score < s.link_threshold THEN
+        reason := 'match weight between the thresholds';
+    ELSE
+        IF d.nhs_number IS NOT NULL THEN
+            SELECT coalesce(p.merged_into, p.patient_id) INTO holder
+            FROM scr.source_identifier si JOIN scr.patient p ON p.patient_id = si.patient_id
+            WHERE si.nhs_number = d.nhs_number
+              AND coalesce(p.merged_into, p.patient_id) <> best.patient_id
+            LIMIT 1;
+        END IF;
+        IF holder IS NOT NULL THEN
+            reason := 'NHS number held by another patient';
+        ELSIF second_score >= s.link_threshold THEN
+            reason := 'more than one patient above the link threshold';
+        ELSE
+            decision := 'link';
+            reason := 'match weight';
+        END IF;
+    END IF;
+END
+$$;
+
+-- A read-only look at what linkage would decide for a person message's
+-- demographics, for operators and feed authors (it names patients).
+CREATE FUNCTION scr.match_person(demographics jsonb, deterministic boolean DEFAULT false)
+RETURNS TABLE (patient_id bigint, decision text, score double precision, reason text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    l record;
+BEGIN
+    PERFORM scr._linkage_check_operator('scr.match_person');
+    l := scr._link_person(scr._parse_person(demographics), deterministic);
+    RETURN QUERY SELECT l.patient_id, l.decision, l.score, l.reason;
+END
+$$;
+COMMENT ON FUNCTION scr.match_person(jsonb, boolean) IS
+    'operators: the patient a person message would link to, the decision (link, review, new), its match weight and reason; writes nothing';
+
+-- The link review queue: pairs linkage could not decide.  The incoming
+-- record got a patient of its own; an operator links, merges or keeps apart.
+CREATE TABLE scr.link_review (
+    patient_id          bigint NOT NULL REFERENCES scr.patient,  -- the record's patient
+    link_review_id      bigint GENERATED ALWAYS AS IDENTITY,
+    source_identifier_id bigint NOT NULL,
+    candidate_patient_id bigint NOT NULL REFERENCES scr.patient,
+    candidate_source_identifier_id bigint,
+    kind                text NOT NULL CHECK (kind IN ('new_record', 'relink')),
+    score               double precision NOT NULL,
+    levels              smallint[] NOT NULL,
+    reason              text NOT NULL,
+    status              text NOT NULL DEFAULT 'open'
+                        CHECK (status IN ('open', 'linked', 'merged', 'kept_apart', 'withdrawn')),
+    created_at          timestamptz NOT NULL DEFAULT statement_timestamp(),
+    decided_at          timestamptz,
+    decided_by          name,
+    note                text,
+    PRIMARY KEY (patient_id, link_review_id),
+    UNIQUE (link_review_id),
+    CHECK ((status = 'open') = (decided_at IS NULL))
+);
+CREATE UNIQUE INDEX link_review_open_pair_idx ON scr.link_review (source_identifier_id, candidate_patient_id)
+    WHERE status = 'open';
+COMMENT ON TABLE scr.link_review IS
+    'Linkage review queue: a record and the patient it may belong to, with the match weight and why it was not linked';
+
+-- Decisions operators made about pairs, so that the same pair is not asked again.
+CREATE TABLE scr.link_decision (
+    patient_id          bigint NOT NULL REFERENCES scr.patient,
+    other_patient_id    bigint NOT NULL REFERENCES scr.patient,
+    decision            text NOT NULL CHECK (decision IN ('kept_apart')),
+    link_review_id      bigint,
+    decided_at          timestamptz NOT NULL DEFAULT statement_timestamp(),
+    decided_by          name NOT NULL,
+    PRIMARY KEY (patient_id, other_patient_id),
+    CHECK (patient_id < other_patient_id)
+);
+COMMENT ON TABLE scr.link_decision IS 'Pairs of patients an operator decided are different people';
+
+-- Whether an operator kept these two patients (or any of their merge
+-- groups' members) apart.
+CREATE FUNCTION scr._kept_apart(p_a bigint, p_b bigint) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, scr, pg_temp
+RETURN EXISTS (
+    SELECT FROM scr.link_decision ld
+    JOIN scr.patient pa ON pa.patient_id = ld.patient_id
+    JOIN scr.patient pb ON pb.patient_id = ld.other_patient_id
+    WHERE (coalesce(pa.merged_into, pa.patient_id), coalesce(pb.merged_into, pb.patient_id))
+          IN ((scr.current_patient_id(p_a), scr.current_patient_id(p_b)),
+              (scr.current_patient_id(p_b), scr.current_patient_id(p_a))));
+
+-- Put a pair in the review queue unless it is there already or was decided.
+CREATE FUNCTION scr._queue_link_review(p_patient_id bigint, p_source_identifier_id bigint,
+                                       p_kind text, l record) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, scr, pg_temp AS $$
+BEGIN
+    IF scr._kept_apart(p_patient_id, l.patient_id) THEN
+        RETURN;
+    END IF;
+    INSERT INTO scr.link_review (patient_id, source_identifier_id, candidate_patient_id,
+                                 candidate_source_identifier_id, kind, score, levels, reason)
+    VALUES (p_patient_id, p_source_identifier_id, l.patient_id, l.source_identifier_id, p_kind,
+            l.score, l.levels, l.reason)
+    ON CONFLICT (source_identifier_id, candidate_patient_id) WHERE status = 'open' DO NOTHING;
+END
+$$;
+
+-- Merge one patient into another on linkage's or an operator's word (not a
+-- source's): the merge log names the record that caused it.
+CREATE FUNCTION scr._merge_patient_roots(p_from bigint, p_to bigint, p_source text,
+                                         p_from_local_id text, p_to_local_id text, p_by name)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    from_root bigint;
+    to_root bigint;
+BEGIN
+    PERFORM 1 FROM scr.patient p WHERE p.patient_id IN (p_from, p_to) ORDER BY p.patient_id FOR UPDATE;
+    from_root := scr.current_patient_id(p_from);
+    to_root := scr.current_patient_id(p_to);
+    IF from_root = to_root THEN
+        RETURN to_root;
+    END IF;
+    PERFORM 1 FROM scr.patient p WHERE p.patient_id IN (from_root, to_root) ORDER BY p.patient_id FOR UPDATE;
+    UPDATE scr.patient p SET merged_into = to_root, updated_at = statement_timestamp()
+    WHERE p.patient_id = from_root OR p.merged_into = from_root;
+    INSERT INTO scr.patient_merge (patient_id, into_patient_id, source_code, from_local_id,
+                                   to_local_id, merged_by)
+    VALUES (from_root, to_root, p_source, p_from_local_id, p_to_local_id, p_by);
+    PERFORM scr._patient_refresh(to_root);
+    RETURN to_root;
+END
+$$;
+
+-- Resolve a review: 'link' (the record is that patient: its patient is
+-- merged into the candidate), 'merge' (the same, for two established
+-- patients), or 'keep_apart' (two people; remembered).  Reversible: a link
+-- or merge is undone with scr.unmerge_patients on the record's source and
+-- local id.
+CREATE FUNCTION scr.resolve_link_review(link_review_id bigint, decision text, note text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    r scr.link_review;
+    si record;
+    survivor bigint;
+    by_role name := session_user;
+BEGIN
+    PERFORM scr._linkage_check_operator('scr.resolve_link_review');
+    IF decision IS NULL OR decision NOT IN ('link', 'merge', 'keep_apart') THEN
+        RAISE EXCEPTION 'decision must be link, merge or keep_apart, not %', coalesce(quote_literal(decision), 'null')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT * INTO r FROM scr.link_review lr WHERE lr.link_review_id = resolve_link_review.link_review_id
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'link review % does not exist', resolve_link_review.link_review_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    IF r.status <> 'open' THEN
+        RAISE EXCEPTION 'link review % is already resolved (%)', r.link_review_id, r.status
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Decided by %s.', r.decided_by);
+    END IF;
+    SELECT s.source_code, s.local_id INTO si FROM scr.source_identifier s
+    WHERE s.source_identifier_id = r.source_identifier_id;
+
+    IF decision = 'keep_apart' THEN
+        INSERT INTO scr.link_decision (patient_id, other_patient_id, decision, link_review_id, decided_by)
+        VALUES (least(r.patient_id, r.candidate_patient_id), greatest(r.patient_id, r.candidate_patient_id),
+                'kept_apart', r.link_review_id, by_role)
+        ON CONFLICT (patient_id, other_patient_id) DO NOTHING;
+        survivor := scr.current_patient_id(r.patient_id);
+    ELSE
+        survivor := scr._merge_patient_roots(r.patient_id, r.candidate_patient_id, si.source_code,
+                                             si.local_id, NULL, by_role);
+        UPDATE scr.source_identifier s SET link_method = 'manual'
+        WHERE s.source_identifier_id = r.source_identifier_id AND decision = 'link';
+    END IF;
+    UPDATE scr.link_review lr
+    SET status = CASE decision WHEN 'link' THEN 'linked' WHEN 'merge' THEN 'merged' ELSE 'kept_apart' END,
+        decided_at = statement_timestamp(), decided_by = by_role, note = resolve_link_review.note
+    WHERE lr.patient_id = r.patient_id AND lr.link_review_id = r.link_review_id;
+    -- Other open questions about the same pair are answered too.
+    UPDATE scr.link_review lr
+    SET status = 'withdrawn', decided_at = statement_timestamp(), decided_by = by_role,
+        note = format('answered by link review %s', r.link_review_id)
+    WHERE lr.status = 'open' AND lr.link_review_id <> r.link_review_id
+      AND scr.current_patient_id(lr.patient_id) = scr.current_patient_id(lr.candidate_patient_id);
+    RETURN survivor;
+END
+$$;
+COMMENT ON FUNCTION scr.resolve_link_review(bigint, text, text) IS
+    'operators: decide a link review: link, merge or keep_apart; returns the patient the record belongs to';
+
+-- Caller check for the operators' linkage functions (they read every
+-- patient's demographics).
+CREATE FUNCTION scr._linkage_check_operator(p_function text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
+BEGIN
+    IF NOT pg_has_role(session_user, 'scr_admin', 'MEMBER')
+       AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) THEN
+        RAISE EXCEPTION 'permission denied for %', p_function
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Linkage is for operators: members of scr_admin.';
+    END IF;
+END
+$$;
+
+-- The comparison levels and weights of any two demographic records (feed
+-- message shape): why linkage would or would not join them.
+CREATE FUNCTION scr.explain_match(a jsonb, b jsonb)
+RETURNS TABLE (comparison text, level smallint, label text, weight double precision)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    ka scr.link_keys;
+    kb scr.link_keys;
+    lv smallint[];
+    w double precision[];
+BEGIN
+    PERFORM scr._linkage_check_operator('scr.explain_match');
+    ka := scr._link_keys(scr._parse_person(a));
+    kb := scr._link_keys(scr._parse_person(b));
+    lv := scr._link_levels(ka.given_key, ka.family_key, ka.given_phonetic, ka.family_phonetic,
+                           ka.birth_date, ka.sex, ka.postcode_key, ka.address_key, ka.nhs_number,
+                           ka.given_aliases,
+                           kb.given_key, kb.family_key, kb.given_phonetic, kb.family_phonetic,
+                           kb.birth_date, kb.sex, kb.postcode_key, kb.address_key, kb.nhs_number);
+    w := scr._link_weights(lv, scr._linkage_probabilities('m'), scr._linkage_probabilities('u'),
+                           ka.tf_given, ka.tf_family);
+    RETURN QUERY
+    SELECT x.comparison, x.level, x.label, x.weight FROM (
+    SELECT c.n, c.comparison, lv[c.n] AS level, coalesce(d.label, 'missing') AS label, w[c.n] AS weight
+    FROM unnest(ARRAY['given_name', 'family_name', 'birth_date', 'sex', 'postcode', 'address',
+                      'nhs_number']) WITH ORDINALITY AS c(comparison, n)
+    LEFT JOIN scr.linkage_weight_default d ON d.comparison = c.comparison AND d.level = lv[c.n]
+    UNION ALL
+    SELECT 8, 'total', NULL::smallint,
+           CASE WHEN (SELECT sum(x) FROM unnest(w) x) >= (scr.linkage_settings()).link_threshold THEN 'at or above scr.link_threshold'
+                WHEN (SELECT sum(x) FROM unnest(w) x) >= (scr.linkage_settings()).review_threshold THEN 'between the thresholds'
+                ELSE 'below scr.review_threshold' END,
+           (SELECT sum(x) FROM unnest(w) x)) x
+    ORDER BY x.n;
+END
+$$;
+COMMENT ON FUNCTION scr.explain_match(jsonb, jsonb) IS
+    'operators: the comparison levels and match weights of two demographic records, and their total';
+
+-- Recount how common each given and family name is.
+CREATE FUNCTION scr.refresh_linkage_term_frequencies() RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    n bigint;
+BEGIN
+    PERFORM scr._linkage_check_operator('scr.refresh_linkage_term_frequencies');
+    DELETE FROM scr.linkage_term_frequency;
+    INSERT INTO scr.linkage_term_frequency (comparison, value, frequency)
+    SELECT 'given_name', si.given_key, count(*)::double precision / sum(count(*)) OVER ()
+    FROM scr.source_identifier si WHERE si.given_key IS NOT NULL GROUP BY si.given_key
+    UNION ALL
+    SELECT 'family_name', si.family_key, count(*)::double precision / sum(count(*)) OVER ()
+    FROM scr.source_identifier si WHERE si.family_key IS NOT NULL GROUP BY si.family_key;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION scr.refresh_linkage_term_frequencies() IS
+    'operators: recount the share of records with each given and family name; returns the number of names';
+
+-- Comparison levels of pairs of records, for estimation.
+CREATE FUNCTION scr._pair_levels(a scr.source_identifier, b scr.source_identifier) RETURNS smallint[]
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN scr._link_levels(a.given_key, a.family_key, a.given_phonetic, a.family_phonetic,
+                        a.birth_date, a.sex, a.postcode_key, a.address_key, a.nhs_number,
+                        ARRAY(SELECT n.alias FROM scr.linkage_nickname n
+                              WHERE n.name = split_part(a.given_key, ' ', 1)
+                              UNION SELECT n.name FROM scr.linkage_nickname n
+                              WHERE n.alias = split_part(a.given_key, ' ', 1)),
+                        b.given_key, b.family_key, b.given_phonetic, b.family_phonetic,
+                        b.birth_date, b.sex, b.postcode_key, b.address_key, b.nhs_number);
+
+-- Expectation-maximisation of m over the level patterns in pg_temp.em_pattern
+-- (levels, pairs), u fixed: returns the new m vector.  Only the comparisons
+-- in p_estimate change; the others keep their m.
+CREATE FUNCTION scr._linkage_em(p_m double precision[], p_u double precision[], p_estimate int[],
+                                p_iterations integer) RETURNS double precision[]
+LANGUAGE plpgsql SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    m double precision[] := p_m;
+    lambda double precision := 0.01;
+    i integer;
+    est record;
+BEGIN
+    FOR i IN 1 .. p_iterations LOOP
+        UPDATE pg_temp.em_pattern SET p = 1.0 / (1.0 + (1.0 - lambda) / lambda
+                                                  * power(2.0, -least(greatest(scr._link_score(levels, m, p_u, NULL, NULL), -60), 60)));
+        SELECT sum(e.pairs * e.p) / sum(e.pairs) INTO lambda FROM pg_temp.em_pattern e;
+        lambda := least(greatest(lambda, 1e-6), 1 - 1e-6);
+        FOR est IN
+            SELECT c.n AS comparison, l.level,
+                   (sum(e.pairs * e.p) FILTER (WHERE e.levels[c.n] = l.level) + 0.01)
+                   / (sum(e.pairs * e.p) FILTER (WHERE e.levels[c.n] <> 0) + 0.06) AS m
+            FROM pg_temp.em_pattern e, unnest(p_estimate) AS c(n), generate_series(1, 6) AS l(level)
+            GROUP BY c.n, l.level
+            HAVING sum(e.pairs) FILTER (WHERE e.levels[c.n] <> 0) >= 50
+        LOOP
+            m[(est.comparison - 1) * 6 + est.level] := least(greatest(est.m, 1e-6), 1 - 1e-6);
+        END LOOP;
+    END LOOP;
+    RETURN m;
+END
+$$;
+
+-- Estimate the match probabilities from the records already loaded, as
+-- Splink does: u from random pairs (nearly all non-matches); m by
+-- expectation-maximisation over blocked pairs, once blocked on birth date
+-- (for every comparison but birth date) and once on the names' phonetic
+-- codes (for birth date).  The result replaces scr.linkage_weight; levels
+-- the data says too little about keep their defaults.
+CREATE FUNCTION scr.estimate_linkage_weights(sample_pairs integer DEFAULT 1000000,
+                                             iterations integer DEFAULT 20)
+RETURNS TABLE (comparison text, level smallint, m double precision, u double precision,
+               weight double precision)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    side integer := greatest(ceil(sqrt(greatest(sample_pairs, 10000)))::integer, 100);
+    mv double precision[] := scr._linkage_probabilities('m');
+    uv double precision[] := scr._linkage_probabilities('u');
+    est record;
+    names text[] := ARRAY['given_name', 'family_name', 'birth_date', 'sex', 'postcode', 'address', 'nhs_number'];
+BEGIN
+    PERFORM scr._linkage_check_operator('scr.estimate_linkage_weights');
+    IF iterations IS NULL OR iterations < 1 OR iterations > 1000 THEN
+        RAISE EXCEPTION 'iterations must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM scr.refresh_linkage_term_frequencies();
+
+    -- u: random pairs of records of different patients.
+    IF to_regclass('pg_temp.em_pattern') IS NOT NULL THEN
+        DROP TABLE pg_temp.em_pattern;
+    END IF;
+    CREATE TEMP TABLE em_pattern (levels smallint[], pairs double precision, p double precision);
+    INSERT INTO pg_temp.em_pattern (levels, pairs)
+    SELECT scr._pair_levels(a, b), count(*)
+    FROM (SELECT * FROM scr.source_identifier ORDER BY random() LIMIT side) a
+    CROSS JOIN (SELECT * FROM scr.source_identifier ORDER BY random() LIMIT side) b
+    WHERE a.patient_id <> b.patient_id
+    GROUP BY 1;
+    FOR est IN
+        SELECT c.n AS comparison, l.level,
+               (sum(e.pairs) FILTER (WHERE e.levels[c.n] = l.level) + 0.5)
+               / (sum(e.pairs) FILTER (WHERE e.levels[c.n] <> 0) + 3) AS u
+        FROM pg_temp.em_pattern e, generate_series(1, 7) AS c(n), generate_series(1, 6) AS l(level)
+        GROUP BY c.n, l.level
+        HAVING sum(e.pairs) FILTER (WHERE e.levels[c.n] <> 0) >= 1000
+    LOOP
+        uv[(est.comparison - 1) * 6 + est.level] := least(greatest(est.u, 1e-7), 1 - 1e-7);
+    END LOOP;
+
+    -- m, blocked on birth date.
+    TRUNCATE pg_temp.em_pattern;
+    INSERT INTO pg_temp.em_pattern (levels, pairs)
+    SELECT scr._pair_levels(a, b), count(*)
+    FROM (SELECT * FROM scr.source_identifier WHERE birth_date IS NOT NULL ORDER BY random() LIMIT side * 10) a
+    JOIN scr.source_identifier b ON b.birth_date = a.birth_date AND b.source_identifier_id <> a.source_identifier_id
+    GROUP BY 1;
+    mv := scr._linkage_em(mv, uv, ARRAY[1, 2, 4, 5, 6, 7], iterations);
+    -- m for birth date, blocked on the names.
+    TRUNCATE pg_temp.em_pattern;
+    INSERT INTO pg_temp.em_pattern (levels, pairs)
+    SELECT scr._pair_levels(a, b), count(*)
+    FROM (SELECT * FROM scr.source_identifier WHERE given_phonetic IS NOT NULL AND family_phonetic IS NOT NULL
+          ORDER BY random() LIMIT side * 10) a
+    JOIN scr.source_identifier b ON b.given_phonetic = a.given_phonetic AND b.family_phonetic = a.family_phonetic
+                                AND b.source_identifier_id <> a.source_identifier_id
+    GROUP BY 1;
+    mv := scr._linkage_em(mv, uv, ARRAY[3], iterations);
+    DROP TABLE pg_temp.em_pattern;
+
+    DELETE FROM scr.linkage_weight;
+    INSERT INTO scr.linkage_weight (comparison, level, m, u)
+    SELECT d.comparison, d.level, mv[(array_position(names, d.comparison) - 1) * 6 + d.level],
+           uv[(array_position(names, d.comparison) - 1) * 6 + d.level]
+    FROM scr.linkage_weight_default d;
+    RETURN QUERY
+    SELECT w.comparison, w.level, w.m, w.u, log(2.0, (w.m / w.u)::numeric)::double precision
+    FROM scr.linkage_weight w
+    ORDER BY array_position(names, w.comparison), w.level;
+END
+$$;
+COMMENT ON FUNCTION scr.estimate_linkage_weights(integer, integer) IS
+    'operators: estimate the match probabilities from the loaded records (u from random pairs, m by EM over blocked pairs) into scr.linkage_weight';
+
+-- The review queue as an operator reads it: both records and the weight
+-- of each comparison.
+CREATE VIEW scr.link_review_queue AS
+SELECT lr.link_review_id, lr.kind, lr.status, lr.reason, lr.score, lr.created_at,
+       a.source_code, a.local_id, lr.patient_id,
+       a.nhs_number, a.given_name, a.family_name, a.birth_date, a.sex, a.postcode, a.address,
+       b.source_code AS candidate_source_code, b.local_id AS candidate_local_id,
+       lr.candidate_patient_id,
+       b.nhs_number AS candidate_nhs_number, b.given_name AS candidate_given_name,
+       b.family_name AS candidate_family_name, b.birth_date AS candidate_birth_date,
+       b.sex AS candidate_sex, b.postcode AS candidate_postcode, b.address AS candidate_address,
+       (SELECT jsonb_object_agg(c.comparison, jsonb_build_object('level', lr.levels[c.n], 'weight', round(w.w[c.n]::numeric, 2)))
+        FROM unnest(ARRAY['given_name', 'family_name', 'birth_date', 'sex', 'postcode', 'address',
+                          'nhs_number']) WITH ORDINALITY AS c(comparison, n),
+             (SELECT scr._link_weights(lr.levels, scr._linkage_probabilities('m'),
+                                       scr._linkage_probabilities('u'), NULL, NULL) AS w) w) AS breakdown
+FROM scr.link_review lr
+JOIN scr.source_identifier a ON a.source_identifier_id = lr.source_identifier_id
+LEFT JOIN scr.source_identifier b ON b.source_identifier_id = lr.candidate_source_identifier_id;
+COMMENT ON VIEW scr.link_review_queue IS
+    'operators: the link review queue with both records side by side and the weight of each comparison';
+
+-- Privileges: the matcher's internals are for the extension's own functions;
+-- operators use the public entry points.
+REVOKE ALL ON FUNCTION scr._linkage_probabilities(text), scr._link_levels(text, text, text, text, date, text, text, text, scr.nhs_number, text[], text, text, text, text, date, text, text, text, scr.nhs_number),
+    scr._link_weights(smallint[], double precision[], double precision[], double precision, double precision),
+    scr._link_score(smallint[], double precision[], double precision[], double precision, double precision),
+    scr._link_keys(scr.person_demographics), scr._link_candidates(scr.link_keys, bigint),
+    scr._link_person(scr.person_demographics, boolean, bigint), scr._kept_apart(bigint, bigint),
+    scr._queue_link_review(bigint, bigint, text, record),
+    scr._merge_patient_roots(bigint, bigint, text, text, text, name),
+    scr._linkage_check_operator(text), scr._pair_levels(scr.source_identifier, scr.source_identifier),
+    scr._linkage_em(double precision[], double precision[], integer[], integer),
+    scr.match_person(jsonb, boolean), scr.resolve_link_review(bigint, text, text),
+    scr.explain_match(jsonb, jsonb), scr.refresh_linkage_term_frequencies(),
+    scr.estimate_linkage_weights(integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION scr.match_person(jsonb, boolean), scr.resolve_link_review(bigint, text, text),
+    scr.explain_match(jsonb, jsonb), scr.refresh_linkage_term_frequencies(),
+    scr.estimate_linkage_weights(integer, integer) TO scr_admin;
+
+REVOKE ALL ON scr.linkage_blocking_rule, scr.linkage_weight_default, scr.linkage_weight,
+    scr.linkage_nickname, scr.linkage_term_frequency, scr.link_review, scr.link_decision,
+    scr.link_review_queue FROM PUBLIC;
+GRANT SELECT ON scr.linkage_blocking_rule, scr.linkage_weight_default, scr.linkage_weight,
+    scr.linkage_nickname, scr.linkage_term_frequency, scr.link_review, scr.link_decision,
+    scr.link_review_queue TO scr_admin;
+GRANT INSERT, UPDATE, DELETE ON scr.linkage_weight, scr.linkage_nickname TO scr_admin;
+
+ALTER TABLE scr.link_review ENABLE ROW LEVEL SECURITY;
+ALTER TABLE scr.link_review FORCE ROW LEVEL SECURITY;
+ALTER TABLE scr.link_decision ENABLE ROW LEVEL SECURITY;
+ALTER TABLE scr.link_decision FORCE ROW LEVEL SECURITY;
+CREATE POLICY link_review_admin ON scr.link_review FOR SELECT TO scr_admin USING (true);
+CREATE POLICY link_decision_admin ON scr.link_decision FOR SELECT TO scr_admin USING (true);
+
+SELECT pg_catalog.pg_extension_config_dump('scr.linkage_weight', '');
+SELECT pg_catalog.pg_extension_config_dump('scr.linkage_nickname', 'WHERE NOT shipped');
+SELECT pg_catalog.pg_extension_config_dump('scr.linkage_term_frequency', '');
+SELECT pg_catalog.pg_extension_config_dump('scr.link_review', '');
+SELECT pg_catalog.pg_extension_config_dump('scr.link_decision', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('scr.link_review', 'link_review_id'), '');

@@ -41,9 +41,11 @@ SELECT scr.ingest_person('acute_pas', 'H2',
 -- No NHS number: a new patient.
 SELECT scr.ingest_person('acute_pas', 'H3',
     '{"given_name": "Bob", "family_name": "Jones", "birth_date": "1960-05-06"}') AS bob;
--- An invalid NHS number is kept as received and flagged, never used to link.
+-- An invalid NHS number is kept as received and flagged, never used to link:
+-- this record links to Anne by its names and birth date alone (the 1951
+-- Anne with her number stays a question for linkage review).
 SELECT scr.ingest_person('acute_pas', 'H4',
-    '{"nhs_number": "943 476 5918", "given_name": "Anne", "family_name": "Smith", "birth_date": "1950-02-03"}') AS not_linked;
+    '{"nhs_number": "943 476 5918", "given_name": "Anne", "family_name": "Smith", "birth_date": "1950-02-03"}') AS by_demographics;
 RESET ROLE;
 SELECT local_id, patient_id, link_method, nhs_number, nhs_number_received, nhs_number_problem
 FROM scr.source_identifier WHERE source_code = 'acute_pas' ORDER BY local_id;

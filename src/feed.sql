@@ -426,7 +426,11 @@ BEGIN
             FROM scr.source_identifier si
             WHERE si.source_code = p_source AND si.local_id = p_local_id;
         ELSIF link.decision = 'review' AND method = 'new_patient' THEN
-            PERFORM scr._queue_link_review(linked, new_record, 'new_record', link);
+            PERFORM scr._queue_link_review(linked, new_record, 'new_record', link.patient_id,
+                                           link.source_identifier_id, link.score, link.levels,
+                                           link.reason);
+        ELSIF link.also_patient_id IS NOT NULL THEN
+            PERFORM scr._link_duplicates(linked, new_record, p_source, p_local_id, link);
         END IF;
     END IF;
 

@@ -79,6 +79,7 @@ double		scr_link_threshold = 16.0;
 double		scr_review_threshold = 8.0;
 char	   *scr_linkage_blocking_rules = NULL;
 int			scr_linkage_candidates_per_rule = 200;
+bool		scr_linkage_household_guard = true;
 
 void
 linkage_init(void)
@@ -97,13 +98,18 @@ linkage_init(void)
 							   "Blocking rules that find linkage candidates (comma-separated; see scr.linkage_blocking_rule).",
 							   NULL,
 							   &scr_linkage_blocking_rules,
-							   "nhs_number,birth_date,family_name_birth_year,postcode_birth_year,names,swapped_names",
+							   "nhs_number,birth_date,family_name_birth_year,postcode_birth_year,names,swapped_names,postcode_family_name,postcode_given_name",
 							   PGC_SUSET, GUC_LIST_INPUT, NULL, NULL, NULL);
 	DefineCustomIntVariable("scr.linkage_candidates_per_rule",
 							"Most candidate records one blocking rule returns for one incoming record.",
 							NULL,
 							&scr_linkage_candidates_per_rule, 200, 1, 100000,
 							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("scr.linkage_household_guard",
+							 "Never auto-links a pair whose given name or birth date disagree outright.",
+							 "Twins and a father and son sharing a name and address agree on everything else.",
+							 &scr_linkage_household_guard, true,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 }
 
 /*
@@ -115,8 +121,8 @@ Datum
 linkage_settings(PG_FUNCTION_ARGS)
 {
 	TupleDesc	desc;
-	Datum		values[4];
-	bool		nulls[4] = {false, false, false, false};
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
 	List	   *rules = NIL;
 	ListCell   *lc;
 	Datum	   *elems;
@@ -136,6 +142,7 @@ linkage_settings(PG_FUNCTION_ARGS)
 	values[1] = Float8GetDatum(scr_review_threshold);
 	values[2] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 	values[3] = Int32GetDatum(scr_linkage_candidates_per_rule);
+	values[4] = BoolGetDatum(scr_linkage_household_guard);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }
 
@@ -425,6 +432,21 @@ compare_address(Person *a, Person *b)
 	return ADDRESS_DISAGREE;
 }
 
+/*
+ * Whether b's given and family names are a's the wrong way round: each close
+ * to the other's (a typo allowed), and closer crossed than straight.
+ */
+static bool
+swapped(Person *a, Person *b)
+{
+	double		crossed = Min(text_jaro_winkler(a->given, b->family),
+							  text_jaro_winkler(a->family, b->given));
+	double		straight = Max(text_jaro_winkler(a->given, b->given),
+							   text_jaro_winkler(a->family, b->family));
+
+	return crossed >= 0.92 && crossed > straight;
+}
+
 /* Read one person from nine consecutive arguments starting at first. */
 static void
 read_person(FunctionCallInfo fcinfo, int first, Person *p)
@@ -463,8 +485,8 @@ link_levels(PG_FUNCTION_ARGS)
 	read_person(fcinfo, 0, &a);
 	read_person(fcinfo, 10, &b);
 
-	if (a.given && a.family && b.given && b.family &&
-		text_eq(a.given, b.family) && text_eq(a.family, b.given) && !text_eq(a.given, a.family))
+	if (a.given && a.family && b.given && b.family && !text_eq(a.given, a.family) &&
+		swapped(&a, &b))
 	{
 		text	   *t = b.given;
 

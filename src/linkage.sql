@@ -32,6 +32,8 @@ CREATE INDEX source_identifier_birth_date_idx ON scr.source_identifier (birth_da
 CREATE INDEX source_identifier_family_birth_idx ON scr.source_identifier (family_phonetic, birth_date);
 CREATE INDEX source_identifier_postcode_birth_idx ON scr.source_identifier (postcode_key, birth_date);
 CREATE INDEX source_identifier_names_idx ON scr.source_identifier (given_phonetic, family_phonetic);
+CREATE INDEX source_identifier_postcode_family_idx ON scr.source_identifier (postcode_key, family_phonetic);
+CREATE INDEX source_identifier_postcode_given_idx ON scr.source_identifier (postcode_key, given_phonetic);
 
 CREATE TABLE scr.linkage_blocking_rule (
     rule        text PRIMARY KEY,
@@ -51,8 +53,12 @@ INSERT INTO scr.linkage_blocking_rule VALUES
      'a move of house together with a wrong birth year'),
     ('names', 'records with the same phonetic given and family names, whatever the birth date',
      'a nickname or changed family name together with a wrong birth date; capped for common names'),
-    ('swapped_names', 'records whose phonetic family name is the incoming given name, born the same year',
-     'swapped names together with a wrong birth year');
+    ('swapped_names', 'records whose phonetic given and family names are the incoming family and given names; whose family name is the incoming given name, born the same year; or at the same postcode, whose given name is the incoming family name',
+     'swapped names with typos in both, a wrong birth year and a move of house'),
+    ('postcode_family_name', 'records at the same postcode with the same phonetic family name, whatever the birth date',
+     'a move of house together with a changed family name'),
+    ('postcode_given_name', 'records at the same postcode with the same phonetic given name, whatever the birth date',
+     'a move of house together with a changed or misspelt given name');
 
 -- Match weights.  A comparison puts a pair at a level; m is how often true
 -- matches fall at that level, u how often non-matches do.  The shipped
@@ -180,10 +186,11 @@ COMMENT ON TABLE scr.linkage_term_frequency IS
 -- Settings (C): thresholds and the blocking rules in use.
 CREATE FUNCTION scr.linkage_settings(OUT link_threshold double precision,
                                      OUT review_threshold double precision,
-                                     OUT blocking_rules text[], OUT candidates_per_rule integer)
+                                     OUT blocking_rules text[], OUT candidates_per_rule integer,
+                                     OUT household_guard boolean)
     AS 'MODULE_PATHNAME', 'linkage_settings' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION scr.linkage_settings() IS
-    'linkage settings in force: scr.link_threshold, scr.review_threshold, scr.linkage_blocking_rules, scr.linkage_candidates_per_rule';
+    'linkage settings in force: scr.link_threshold, scr.review_threshold, scr.linkage_blocking_rules, scr.linkage_candidates_per_rule, scr.linkage_household_guard';
 
 -- The matcher (C).
 CREATE FUNCTION scr._link_levels(
@@ -280,6 +287,26 @@ BEGIN
            AND si.given_phonetic = k.given_phonetic AND si.family_phonetic = k.family_phonetic
          LIMIT cap)
         UNION
+        (SELECT si.patient_id, si.source_identifier_id FROM scr.source_identifier si
+         WHERE 'swapped_names' = ANY (rules)
+           AND si.given_phonetic = k.family_phonetic AND si.family_phonetic = k.given_phonetic
+         LIMIT cap)
+        UNION
+        (SELECT si.patient_id, si.source_identifier_id FROM scr.source_identifier si
+         WHERE 'swapped_names' = ANY (rules)
+           AND si.postcode_key = k.postcode_key AND si.given_phonetic = k.family_phonetic
+         LIMIT cap)
+        UNION
+        (SELECT si.patient_id, si.source_identifier_id FROM scr.source_identifier si
+         WHERE 'postcode_given_name' = ANY (rules)
+           AND si.postcode_key = k.postcode_key AND si.given_phonetic = k.given_phonetic
+         LIMIT cap)
+        UNION
+        (SELECT si.patient_id, si.source_identifier_id FROM scr.source_identifier si
+         WHERE 'postcode_family_name' = ANY (rules)
+           AND si.postcode_key = k.postcode_key AND si.family_phonetic = k.family_phonetic
+         LIMIT cap)
+        UNION
         (SELECT si.patient_id, si.source_identifier_id FROM scr.source_identifier si, y
          WHERE 'swapped_names' = ANY (rules)
            AND si.family_phonetic = k.given_phonetic
@@ -311,34 +338,69 @@ BEGIN
 END
 $$;
 
+-- The thresholds in force.  A match weight is a likelihood ratio; what it
+-- must reach grows with the number of patients a record could belong to
+-- (the prior odds of any one candidate being the person fall as the record
+-- grows).  scr.link_threshold and scr.review_threshold are set for a record
+-- of up to 10,000 patients; each doubling beyond adds one bit.  The size is
+-- the planner's estimate (pg_class.reltuples), so this costs nothing.
+CREATE FUNCTION scr.linkage_thresholds(OUT link_threshold double precision,
+                                       OUT review_threshold double precision)
+LANGUAGE sql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
+    SELECT s.link_threshold + b.bits, s.review_threshold + b.bits
+    FROM scr.linkage_settings() s,
+         (SELECT log(2.0, (greatest(c.reltuples, 10000) / 10000)::numeric)::double precision AS bits
+          FROM pg_class c WHERE c.oid = 'scr.patient'::regclass) b
+$$;
+COMMENT ON FUNCTION scr.linkage_thresholds() IS
+    'the link and review thresholds in force: the settings plus one bit per doubling of the record beyond 10,000 patients';
+
+-- Whether a pair's levels are a conflict that never auto-links.  Names
+-- "agree" at the exact, nickname or close levels.  A conflict: a given name
+-- or birth date that disagree outright (with the household guard on: twins,
+-- a father and son); the same NHS number with another birth date, unless
+-- day and month are merely transposed and the names agree; different valid
+-- NHS numbers, unless names, birth date and postcode or address all agree
+-- (one record carries someone else's number).
+CREATE FUNCTION scr._link_conflict(levels smallint[], household_guard boolean) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN (household_guard AND (levels[1] = 5 OR levels[3] = 4))
+    OR (levels[7] = 1 AND levels[3] = 3)
+    OR (levels[7] = 1 AND levels[3] = 2 AND NOT (levels[1] IN (1, 2, 3) AND levels[2] IN (1, 2)))
+    OR (levels[7] = 2 AND NOT (levels[1] IN (1, 2) AND levels[2] IN (1, 2) AND levels[3] = 1
+                               AND (levels[5] = 1 OR levels[6] IN (1, 2))));
+
 -- What linkage decides for a person: 'link' to a patient, 'review' (a new
--- patient now, and the pair in the review queue), or 'new'.  The rules, in
--- order: the deterministic link (a valid NHS number whose patient has the
--- same birth date); then the best candidate by match weight among those
--- without a conflict.  A conflict is the same NHS number with another birth
--- date, a different valid NHS number, or a given name or birth date that
--- disagree outright (twins; a father and son).  The best clean candidate at
--- or above scr.link_threshold links, unless the incoming NHS number is held
--- by another patient or a second clean candidate is also above the
--- threshold.  Otherwise the best candidate at or above scr.review_threshold
--- goes to review, with the reason -- except that a pair with different
--- valid NHS numbers that also disagrees on given name, birth date or sex is
--- two people: a new patient, no review.
+-- patient now, and the pair in the review queue), or 'new'.  In order: the
+-- deterministic link (a valid NHS number whose patient has the same birth
+-- date); then the best candidate by match weight among those without a
+-- conflict (scr._link_conflict).  It links at or above scr.link_threshold.
+-- A second clean candidate above the threshold makes it a question when the
+-- record lacks a given name or birth date (which could tell a father from a
+-- son, or twins apart); with both, the record links to the better and the
+-- two patients are offered for merging (scr._link_duplicates).  Otherwise
+-- the best candidate at or above scr.review_threshold goes to review with
+-- the reason -- except that a pair with different valid NHS numbers that
+-- also disagrees on given name, birth date or sex is two people: a new
+-- patient, no review.
 CREATE FUNCTION scr._link_person(d scr.person_demographics, p_deterministic boolean DEFAULT false,
                                  p_self bigint DEFAULT NULL,
                                  OUT patient_id bigint, OUT source_identifier_id bigint,
                                  OUT decision text,
                                  OUT score double precision, OUT levels smallint[],
-                                 OUT reason text)
+                                 OUT reason text, OUT also_patient_id bigint,
+                                 OUT also_source_identifier_id bigint,
+                                 OUT also_score double precision, OUT also_levels smallint[])
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp SET enable_seqscan = off AS $$
 DECLARE
     k scr.link_keys;
     s record;
+    t record;
     candidate record;
     found_count integer := 0;
     best record;
+    second record;
     second_score double precision;
-    holder bigint;
 BEGIN
     decision := 'new';
     IF d.nhs_number IS NOT NULL AND d.birth_date IS NOT NULL THEN
@@ -356,12 +418,12 @@ BEGIN
     END IF;
 
     s := scr.linkage_settings();
+    t := scr.linkage_thresholds();
     k := scr._link_keys(d);
     -- Candidates without a conflict come first; the best of them is the
     -- one to link, and a second one above the threshold makes it a question.
     FOR candidate IN
-        SELECT c.*, (c.levels[1] = 5 OR c.levels[3] IN (2, 3, 4) AND c.levels[7] = 1 OR c.levels[3] = 4
-                     OR c.levels[7] = 2) AS conflict
+        SELECT c.*, scr._link_conflict(c.levels, s.household_guard) AS conflict
         FROM scr._link_candidates(k, p_self) c
         ORDER BY 5, c.score DESC LIMIT 2
     LOOP
@@ -369,6 +431,7 @@ BEGIN
         IF found_count = 1 THEN
             best := candidate;
         ELSIF NOT candidate.conflict THEN
+            second := candidate;
             second_score := candidate.score;
         END IF;
     END LOOP;
@@ -380,7 +443,7 @@ BEGIN
         SELECT c.*, true AS conflict INTO best
         FROM scr._link_candidates(k, p_self) c ORDER BY c.score DESC LIMIT 1;
     END IF;
-    IF best.score < s.review_threshold THEN
+    IF best.score < t.review_threshold THEN
         RETURN;
     END IF;
     patient_id := best.patient_id;
@@ -395,32 +458,34 @@ BEGIN
         RETURN;
     END IF;
     decision := 'review';
-    IF best.levels[7] = 1 AND best.levels[3] IN (2, 3, 4) THEN
+    IF best.conflict AND best.levels[7] = 1 THEN
         reason := 'same NHS number, different birth date';
-    ELSIF best.levels[7] = 2 THEN
+    ELSIF best.conflict AND best.levels[7] = 2 THEN
         reason := 'different NHS number';
-    ELSIF best.levels[1] = 5 THEN
+    ELSIF best.conflict AND best.levels[1] = 5 THEN
         reason := 'different given name';
-    ELSIF best.levels[3] = 4 THEN
+    ELSIF best.conflict AND best.levels[3] = 4 THEN
         reason := 'different birth date';
-    ELSIF best.score < s.link_threshold THEN
+    ELSIF best.score < t.link_threshold THEN
         reason := 'match weight between the thresholds';
+    ELSIF second_score >= t.link_threshold
+          AND (d.birth_date IS NULL OR k.given_key IS NULL) THEN
+        -- Without a birth date or given name to tell them apart, two
+        -- patients this alike may be a father and son, or twins.
+        reason := 'more than one patient above the link threshold';
+    ELSIF second_score >= t.link_threshold THEN
+        -- Two patients that agree with a full record, neither in conflict:
+        -- most likely one person recorded twice.  Link to the better and
+        -- ask whether the two patients are one.
+        decision := 'link';
+        reason := 'match weight';
+        also_patient_id := second.patient_id;
+        also_source_identifier_id := second.source_identifier_id;
+        also_score := second.score;
+        also_levels := second.levels;
     ELSE
-        IF d.nhs_number IS NOT NULL THEN
-            SELECT coalesce(p.merged_into, p.patient_id) INTO holder
-            FROM scr.source_identifier si JOIN scr.patient p ON p.patient_id = si.patient_id
-            WHERE si.nhs_number = d.nhs_number
-              AND coalesce(p.merged_into, p.patient_id) <> best.patient_id
-            LIMIT 1;
-        END IF;
-        IF holder IS NOT NULL THEN
-            reason := 'NHS number held by another patient';
-        ELSIF second_score >= s.link_threshold THEN
-            reason := 'more than one patient above the link threshold';
-        ELSE
-            decision := 'link';
-            reason := 'match weight';
-        END IF;
+        decision := 'link';
+        reason := 'match weight';
     END IF;
 END
 $$;
@@ -495,16 +560,18 @@ RETURN EXISTS (
 
 -- Put a pair in the review queue unless it is there already or was decided.
 CREATE FUNCTION scr._queue_link_review(p_patient_id bigint, p_source_identifier_id bigint,
-                                       p_kind text, l record) RETURNS void
+                                       p_kind text, p_candidate bigint, p_candidate_record bigint,
+                                       p_score double precision, p_levels smallint[], p_reason text)
+RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, scr, pg_temp AS $$
 BEGIN
-    IF scr._kept_apart(p_patient_id, l.patient_id) THEN
+    IF scr._kept_apart(p_patient_id, p_candidate) THEN
         RETURN;
     END IF;
     INSERT INTO scr.link_review (patient_id, source_identifier_id, candidate_patient_id,
                                  candidate_source_identifier_id, kind, score, levels, reason)
-    VALUES (p_patient_id, p_source_identifier_id, l.patient_id, l.source_identifier_id, p_kind,
-            l.score, l.levels, l.reason)
+    VALUES (p_patient_id, p_source_identifier_id, p_candidate, p_candidate_record, p_kind,
+            p_score, p_levels, p_reason)
     ON CONFLICT (source_identifier_id, candidate_patient_id) WHERE status = 'open' DO NOTHING;
 END
 $$;
@@ -533,6 +600,47 @@ BEGIN
     VALUES (from_root, to_root, p_source, p_from_local_id, p_to_local_id, p_by);
     PERFORM scr._patient_refresh(to_root);
     RETURN to_root;
+END
+$$;
+
+-- A new record matched two patients, neither in conflict with it: they are
+-- most likely one person recorded twice, and the record is the new
+-- information that shows it.  Merge them (reversibly: scr.unmerge_patients
+-- on a record of the merged-away patient) when the two records it matched
+-- also match each other without a conflict; otherwise ask, unless an
+-- operator already kept them apart.  Either way the review
+-- queue keeps the event.
+CREATE FUNCTION scr._link_duplicates(p_patient_id bigint, p_source_identifier_id bigint,
+                                     p_source text, p_local_id text, l record) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    between_them smallint[];
+BEGIN
+    IF scr._kept_apart(p_patient_id, l.also_patient_id) THEN
+        RETURN;
+    END IF;
+    -- The two patients' records that the new one matched must not conflict
+    -- with each other either.
+    SELECT scr._pair_levels(a, b) INTO between_them
+    FROM scr.source_identifier a, scr.source_identifier b
+    WHERE a.source_identifier_id = l.source_identifier_id
+      AND b.source_identifier_id = l.also_source_identifier_id;
+    IF scr._link_conflict(between_them, (scr.linkage_settings()).household_guard)
+       OR scr._link_score(between_them, scr._linkage_probabilities('m'),
+                          scr._linkage_probabilities('u'), NULL, NULL) < (scr.linkage_thresholds()).link_threshold THEN
+        PERFORM scr._queue_link_review(p_patient_id, p_source_identifier_id, 'new_record',
+                                       l.also_patient_id, l.also_source_identifier_id, l.also_score,
+                                       l.also_levels, 'also matches another patient, which conflicts with the first');
+        RETURN;
+    END IF;
+    INSERT INTO scr.link_review (patient_id, source_identifier_id, candidate_patient_id,
+                                 candidate_source_identifier_id, kind, score, levels, reason,
+                                 status, decided_at, decided_by, note)
+    VALUES (p_patient_id, p_source_identifier_id, l.also_patient_id, l.also_source_identifier_id,
+            'new_record', l.also_score, l.also_levels, 'also matches another patient', 'merged',
+            statement_timestamp(), current_user, 'merged by linkage: the record matched both patients');
+    PERFORM scr._merge_patient_roots(l.also_patient_id, p_patient_id, p_source, NULL, p_local_id,
+                                     (SELECT rolname FROM pg_roles WHERE oid = scr.feed_caller()));
 END
 $$;
 
@@ -640,9 +748,9 @@ BEGIN
     LEFT JOIN scr.linkage_weight_default d ON d.comparison = c.comparison AND d.level = lv[c.n]
     UNION ALL
     SELECT 8, 'total', NULL::smallint,
-           CASE WHEN (SELECT sum(x) FROM unnest(w) x) >= (scr.linkage_settings()).link_threshold THEN 'at or above scr.link_threshold'
-                WHEN (SELECT sum(x) FROM unnest(w) x) >= (scr.linkage_settings()).review_threshold THEN 'between the thresholds'
-                ELSE 'below scr.review_threshold' END,
+           CASE WHEN (SELECT sum(x) FROM unnest(w) x) >= (scr.linkage_thresholds()).link_threshold THEN 'at or above the link threshold'
+                WHEN (SELECT sum(x) FROM unnest(w) x) >= (scr.linkage_thresholds()).review_threshold THEN 'between the thresholds'
+                ELSE 'below the review threshold' END,
            (SELECT sum(x) FROM unnest(w) x)) x
     ORDER BY x.n;
 END
@@ -824,8 +932,9 @@ REVOKE ALL ON FUNCTION scr._linkage_probabilities(text), scr._link_levels(text, 
     scr._link_score(smallint[], double precision[], double precision[], double precision, double precision),
     scr._link_keys(scr.person_demographics), scr._link_candidates(scr.link_keys, bigint),
     scr._link_person(scr.person_demographics, boolean, bigint), scr._kept_apart(bigint, bigint),
-    scr._queue_link_review(bigint, bigint, text, record),
+    scr._queue_link_review(bigint, bigint, text, bigint, bigint, double precision, smallint[], text),
     scr._merge_patient_roots(bigint, bigint, text, text, text, name),
+    scr._link_duplicates(bigint, bigint, text, text, record), scr._link_conflict(smallint[], boolean),
     scr._linkage_check_operator(text), scr._pair_levels(scr.source_identifier, scr.source_identifier),
     scr._linkage_em(double precision[], double precision[], integer[], integer),
     scr.match_person(jsonb, boolean), scr.resolve_link_review(bigint, text, text),

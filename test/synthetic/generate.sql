@@ -7,16 +7,23 @@
 --   \i test/synthetic/generate.sql
 -- Makes schema synthetic with:
 --   synthetic.person   the truth: one row per real person
---   synthetic.record   each source's view of a person (local id, noisy demographics)
+--   synthetic.record   each source's view of a person (local id, noisy demographics,
+--                      and in column noise the noise applied)
 --   synthetic.message  feed messages in load order: (source_code, seq, message jsonb)
 -- and registers the area's organisations and sources in scr.  Deterministic
 -- for a given seed.  NHS numbers are from the 999 test range, so the loader
 -- must SET scr.allow_test_nhs_numbers = on.
 --
--- Noise (per source record): nicknames, typos in family names, missing NHS
--- numbers, transposed birth day and month, moved house, married surnames;
--- and traps for linkage: twins (same surname, birth date and address, other
--- given name) and fathers and sons sharing a name and address.
+-- Noise (per source record; GP records are clean): nicknames, typos in
+-- family names (5%) and given names (3%), missing NHS numbers, transposed
+-- birth day and month (2% where the day is 12 or less), a birth date with
+-- the day or the year one off (1%), moved house, married surnames, given and
+-- family name fields swapped (1%), case and spacing (5%: UPPER, lower, or
+-- leading and doubled spaces in names, address and postcode); and traps
+-- for linkage: twins (same surname, birth date and address, other given
+-- name), fathers and sons sharing a name and address, and a valid NHS number
+-- that belongs to someone else (0.5%: the next person's).
+-- synthetic.record.noise lists what was done to each record.
 
 \if :{?people}
 \else
@@ -94,6 +101,25 @@ LANGUAGE sql IMMUTABLE AS $$
     END
 $$;
 
+-- A uniform draw in [0, 1) from a text key: for noise that must not move
+-- the random() sequence.  Keys include the seed.
+CREATE FUNCTION synthetic.uniform(key text) RETURNS double precision
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT ('x' || substr(md5(key), 1, 8))::bit(32)::bigint / 4294967296.0
+$$;
+
+-- Case and spacing noise on a name: UPPER, lower, or a leading space and a
+-- doubled space inside (given name) or after it (family name).
+CREATE FUNCTION synthetic.case_noise(s text, how text, is_given boolean) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE how
+        WHEN 'upper_case' THEN upper(s)
+        WHEN 'lower_case' THEN lower(s)
+        WHEN 'spacing' THEN CASE WHEN is_given THEN ' ' || replace(s, ' ', '  ') ELSE replace(s, ' ', '  ') || '  ' END
+        ELSE s
+    END
+$$;
+
 -- Organisations and sources of the area.
 INSERT INTO scr.organisation (ods_code, name, kind) VALUES
     ('B86001', 'Riverside Medical Practice', 'gp_practice'),
@@ -130,7 +156,9 @@ SELECT b.person_id,
        (1 + floor(b.r4 * 180))::int || ' ' || s.name AS street,
        t.name AS town,
        t.outward[1 + floor(b.r5 * array_length(t.outward, 1))::int] || ' '
-           || (1 + floor(b.r6 * 9))::int || chr(65 + (b.person_id % 26)::int) || chr(65 + ((b.person_id / 26) % 26)::int) AS postcode,
+           || (1 + floor(b.r6 * 9))::int   -- inward letters are never C, I, K, M, O or V
+           || substr('ABDEFGHJLNPQRSTUWXYZ', 1 + (b.person_id % 20)::int, 1)
+           || substr('ABDEFGHJLNPQRSTUWXYZ', 1 + ((b.person_id / 20) % 20)::int, 1) AS postcode,
        (ARRAY['gp_riverside', 'gp_hillside', 'gp_canal'])[1 + (b.person_id % 3)::int] AS gp_source,
        NULL::bigint AS household_of,
        NULL::text AS relation
@@ -161,7 +189,11 @@ SET given_name = p.given_name, nickname = p.nickname, sex = p.sex, family_name =
 FROM synthetic.person p
 WHERE s.person_id = p.person_id + 1 AND p.person_id % 200 = 100;
 
--- Each source's view of each person it knows, with noise.
+-- Each source's view of each person it knows, with noise.  The noise added
+-- after the first version (given-name typos, swapped name fields, case and
+-- spacing, another person's NHS number, a birth date one day or year off) is
+-- drawn from synthetic.uniform, not random(), so that the random() sequence,
+-- and with it every source record and entry, is the same as before.
 CREATE TABLE synthetic.record AS
 WITH knows AS (
     SELECT p.*, src.source_code, src.kind, random() AS rn1, random() AS rn2, random() AS rn3,
@@ -171,30 +203,91 @@ WITH knows AS (
                                ('community_ehr', 'community', 0.25), ('mh_ehr', 'mental_health', 0.08),
                                ('council_care', 'social_care', 0.10)) AS src(source_code, kind, share)
     WHERE src.kind = 'gp' OR random() < src.share
+), drawn AS (
+    -- Draws for the later traps, per record; GP records stay clean.
+    SELECT k.*,
+           k.kind <> 'gp' AND synthetic.uniform(:'seed' || '/' || k.person_id || '/' || k.source_code || '/nhs') < 0.005 AS other_nhs,
+           k.kind <> 'gp' AND synthetic.uniform(:'seed' || '/' || k.person_id || '/' || k.source_code || '/typo') < 0.03 AS given_typo,
+           synthetic.uniform(:'seed' || '/' || k.person_id || '/' || k.source_code || '/typo-kind') AS typo_r,
+           k.kind <> 'gp' AND synthetic.uniform(:'seed' || '/' || k.person_id || '/' || k.source_code || '/swap') < 0.01 AS swapped,
+           CASE WHEN k.kind <> 'gp' AND synthetic.uniform(:'seed' || '/' || k.person_id || '/' || k.source_code || '/case') < 0.05
+                THEN (ARRAY['upper_case', 'lower_case', 'spacing'])[1 + floor(3 * synthetic.uniform(
+                         :'seed' || '/' || k.person_id || '/' || k.source_code || '/case-kind'))::int] END AS case_noise,
+           k.kind <> 'gp' AND synthetic.uniform(:'seed' || '/' || k.person_id || '/' || k.source_code || '/dob') < 0.01 AS dob_off,
+           synthetic.uniform(:'seed' || '/' || k.person_id || '/' || k.source_code || '/dob-kind') AS dob_r
+    FROM knows k
+), noisy AS (
+    SELECT person_id, source_code, kind,
+           upper(left(source_code, 2)) || lpad((person_id * 37 % 1000003)::text, 7, '0') AS local_id,
+           -- GP records are traced against PDS; others miss or garble numbers,
+           -- or carry the valid number of someone else (the next person).
+           CASE WHEN kind = 'gp' THEN nhs_number
+                WHEN other_nhs THEN synthetic.nhs_number_for(person_id % :people + 1)
+                WHEN rn1 < CASE kind WHEN 'social_care' THEN 0.30 ELSE 0.06 END THEN NULL
+                WHEN rn1 < CASE kind WHEN 'social_care' THEN 0.31 ELSE 0.07 END
+                    THEN left(nhs_number, 9) || ((right(nhs_number, 1)::int + 1) % 10)   -- a mistyped digit
+                ELSE nhs_number END AS nhs_number,
+           nhs_number AS true_nhs_number,
+           CASE WHEN kind = 'gp' THEN '01' ELSE '02' END AS nhs_number_status,
+           CASE WHEN kind <> 'gp' AND nickname IS NOT NULL AND rn2 < 0.12 THEN nickname ELSE given_name END AS given0,
+           given_name AS true_given_name,
+           CASE WHEN kind <> 'gp' AND rn3 < 0.05 THEN synthetic.typo(family_name, rn3 * 20)
+                WHEN kind <> 'gp' AND sex = 'female' AND rn3 > 0.98 THEN 'Married-' || family_name
+                ELSE family_name END AS family0,
+           family_name AS true_family_name,
+           CASE WHEN kind <> 'gp' AND rn4 < 0.02 AND extract(day FROM birth_date) <= 12
+                    THEN make_date(extract(year FROM birth_date)::int, extract(day FROM birth_date)::int,
+                                   extract(month FROM birth_date)::int)
+                -- One component off: the day (within its month) or the year.
+                WHEN dob_off AND (dob_r < 0.5 OR (extract(month FROM birth_date) = 2 AND extract(day FROM birth_date) = 29))
+                    THEN birth_date + CASE WHEN extract(day FROM birth_date) = 1 THEN 1
+                                           WHEN extract(month FROM birth_date + 1) <> extract(month FROM birth_date) THEN -1
+                                           WHEN dob_r < 0.25 THEN -1 ELSE 1 END
+                WHEN dob_off
+                    THEN make_date(extract(year FROM birth_date)::int + CASE WHEN dob_r < 0.75 THEN -1 ELSE 1 END,
+                                   extract(month FROM birth_date)::int, extract(day FROM birth_date)::int)
+                ELSE birth_date END AS birth_date,
+           birth_date AS true_birth_date,
+           sex,
+           CASE WHEN kind <> 'gp' AND rn5 < 0.04 THEN 'LS9 ' || (1 + person_id % 9) || 'ZZ' ELSE postcode END AS postcode0,
+           CASE WHEN kind <> 'gp' AND rn5 < 0.04 THEN '1 New Build Close, Leeds' ELSE street || ', ' || town END AS address0,
+           CASE WHEN kind = 'gp' THEN (SELECT ods_code FROM scr.source_system WHERE source_code = gp_source) END AS gp_practice,
+           rn6, rn5, given_typo, typo_r, swapped, case_noise
+    FROM drawn
+), named AS (
+    SELECT n.*,
+           CASE WHEN given_typo THEN synthetic.typo(given0, typo_r) ELSE given0 END AS given1
+    FROM noisy n
 )
-SELECT person_id, source_code, kind,
-       upper(left(source_code, 2)) || lpad((person_id * 37 % 1000003)::text, 7, '0') AS local_id,
-       -- GP records are traced against PDS; others miss or garble numbers.
-       CASE WHEN kind = 'gp' THEN nhs_number
-            WHEN rn1 < CASE kind WHEN 'social_care' THEN 0.30 ELSE 0.06 END THEN NULL
-            WHEN rn1 < CASE kind WHEN 'social_care' THEN 0.31 ELSE 0.07 END
-                THEN left(nhs_number, 9) || ((right(nhs_number, 1)::int + 1) % 10)   -- a mistyped digit
-            ELSE nhs_number END AS nhs_number,
-       CASE WHEN kind = 'gp' THEN '01' ELSE '02' END AS nhs_number_status,
-       CASE WHEN kind <> 'gp' AND nickname IS NOT NULL AND rn2 < 0.12 THEN nickname ELSE given_name END AS given_name,
-       CASE WHEN kind <> 'gp' AND rn3 < 0.05 THEN synthetic.typo(family_name, rn3 * 20)
-            WHEN kind <> 'gp' AND sex = 'female' AND rn3 > 0.98 THEN 'Married-' || family_name
-            ELSE family_name END AS family_name,
-       CASE WHEN kind <> 'gp' AND rn4 < 0.02 AND extract(day FROM birth_date) <= 12
-                THEN make_date(extract(year FROM birth_date)::int, extract(day FROM birth_date)::int,
-                               extract(month FROM birth_date)::int)
-            ELSE birth_date END AS birth_date,
-       sex,
-       CASE WHEN kind <> 'gp' AND rn5 < 0.04 THEN 'LS9 ' || (1 + person_id % 9) || 'ZZ' ELSE postcode END AS postcode,
-       CASE WHEN kind <> 'gp' AND rn5 < 0.04 THEN '1 New Build Close, Leeds' ELSE street || ', ' || town END AS address,
-       CASE WHEN kind = 'gp' THEN (SELECT ods_code FROM scr.source_system WHERE source_code = gp_source) END AS gp_practice,
-       rn6
-FROM knows;
+SELECT person_id, source_code, kind, local_id, nhs_number, nhs_number_status,
+       synthetic.case_noise(CASE WHEN swapped THEN family0 ELSE given1 END, case_noise, true) AS given_name,
+       synthetic.case_noise(CASE WHEN swapped THEN given1 ELSE family0 END, case_noise, false) AS family_name,
+       birth_date, sex,
+       CASE case_noise WHEN 'lower_case' THEN lower(postcode0)
+                       WHEN 'spacing' THEN replace(postcode0, ' ', '  ') ELSE postcode0 END AS postcode,
+       CASE case_noise WHEN 'upper_case' THEN upper(address0) WHEN 'lower_case' THEN lower(address0)
+                       WHEN 'spacing' THEN replace(address0, ' ', '  ') ELSE address0 END AS address,
+       gp_practice, rn6,
+       -- What was done to this record (empty for a clean one).
+       array_remove(ARRAY[
+           CASE WHEN nhs_number IS NULL THEN 'no_nhs_number'
+                WHEN nhs_number <> true_nhs_number AND left(nhs_number, 9) = left(true_nhs_number, 9) THEN 'mistyped_nhs_number'
+                WHEN nhs_number <> true_nhs_number THEN 'other_persons_nhs_number' END,
+           CASE WHEN given0 <> true_given_name THEN 'nickname' END,
+           CASE WHEN given1 <> given0 THEN 'given_name_typo' END,
+           CASE WHEN family0 LIKE 'Married-%' THEN 'married_name'
+                WHEN family0 <> true_family_name THEN 'family_name_typo' END,
+           CASE WHEN swapped THEN 'names_swapped' END,
+           case_noise,
+           CASE WHEN birth_date <> true_birth_date AND extract(year FROM birth_date) = extract(year FROM true_birth_date)
+                     AND extract(month FROM birth_date) = extract(day FROM true_birth_date)
+                     AND extract(day FROM birth_date) = extract(month FROM true_birth_date)
+                THEN 'birth_day_month_swapped'
+                WHEN birth_date <> true_birth_date THEN 'birth_date_off_by_one' END,
+           CASE WHEN kind <> 'gp' AND rn5 < 0.04 THEN 'moved' END], NULL) AS noise
+FROM named;
+COMMENT ON COLUMN synthetic.record.noise IS
+    'the noise and traps applied to this record: no_nhs_number, mistyped_nhs_number, other_persons_nhs_number, nickname, given_name_typo, married_name, family_name_typo, names_swapped, upper_case, lower_case, spacing, birth_day_month_swapped, birth_date_off_by_one, moved';
 
 -- What each kind of source sends about a person it knows: kind, code,
 -- display, status, sensitivity; drawn per record.

@@ -112,12 +112,14 @@ SELECT (SELECT count(*) FROM synthetic.person) AS people,
        (SELECT count(*) FROM scr.entry) AS entries,
        (SELECT count(*) FROM scr.feed_error) AS dead_letters;
 
-\echo '-- How each source''s people were linked.  Linkage today is deterministic'
-\echo '-- only: a valid NHS number with the same birth date finds the patient (the'
-\echo '-- PDS cross-check); anything else makes a new patient.  The GP practices'
-\echo '-- load first, so their people are all new.'
+\echo '-- How each source''s people were linked: a valid NHS number with the same'
+\echo '-- birth date finds the patient at once (the PDS cross-check); otherwise the'
+\echo '-- probabilistic matcher weighs names, birth date, sex, postcode, address and'
+\echo '-- number (docs/linkage.md).  The GP practices load first, so their people'
+\echo '-- are mostly new.'
 SELECT si.source_code,
        count(*) FILTER (WHERE link_method = 'nhs_number_and_birth_date') AS nhs_number_and_birth_date,
+       count(*) FILTER (WHERE link_method = 'probabilistic') AS probabilistic,
        count(*) FILTER (WHERE link_method = 'new_patient') AS new_patient,
        count(*) FILTER (WHERE si.nhs_number IS NULL AND si.nhs_number_problem IS NULL) AS sent_no_number,
        count(*) FILTER (WHERE si.nhs_number_problem IS NOT NULL) AS sent_invalid_number
@@ -125,23 +127,23 @@ FROM scr.source_identifier si JOIN scr.source_system ss USING (source_code)
 GROUP BY si.source_code, ss.kind
 ORDER BY scr.default_trust_rank(ss.kind), si.source_code;
 
-\echo '-- Checked against the synthetic truth: no patient mixes two people (twins'
-\echo '-- and fathers and sons have their own NHS numbers), but people whose'
-\echo '-- record at some source had no valid number, or a swapped birth date, are'
-\echo '-- split across patients: probabilistic linkage is not built yet.  A valid'
-\echo '-- number sent with another birth date makes a second patient holding the'
-\echo '-- same number (the design sends such conflicts to a review queue; that is'
-\echo '-- not built yet either).'
+\echo '-- Checked against the synthetic truth: no patient mixes two people (twins,'
+\echo '-- and fathers and sons sharing a name and address, are kept apart), and few'
+\echo '-- people are split across patients -- mostly records sent with a number and'
+\echo '-- a birth date one part off, which the rules send to review rather than link.'
 WITH truth AS (
-    SELECT si.patient_id, r.person_id
+    SELECT scr.current_patient_id(si.patient_id) AS patient_id, r.person_id
     FROM scr.source_identifier si JOIN synthetic.record r USING (source_code, local_id)
 )
 SELECT (SELECT count(*) FROM (SELECT patient_id FROM truth GROUP BY 1
                               HAVING count(DISTINCT person_id) > 1) x) AS patients_mixing_people,
        (SELECT count(*) FROM (SELECT person_id FROM truth GROUP BY 1
                               HAVING count(DISTINCT patient_id) > 1) x) AS people_split,
-       (SELECT count(*) FROM (SELECT nhs_number FROM scr.patient WHERE nhs_number IS NOT NULL
-                              GROUP BY 1 HAVING count(*) > 1) x) AS nhs_numbers_on_two_patients;
+       (SELECT count(*) FROM synthetic.person) AS people;
+
+\echo '-- The link review queue: what linkage would not decide alone, and why.'
+SELECT reason, status, count(*) AS pairs
+FROM scr.link_review GROUP BY reason, status ORDER BY pairs DESC, reason;
 
 \echo '-- Entries by kind (each kind''s payload is shaped as a FHIR resource).'
 SELECT e.kind, k.fhir_resource_type, count(*) AS entries

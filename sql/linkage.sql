@@ -143,6 +143,36 @@ SET ROLE regress_link_feed;
 SELECT scr.unmerge_patients('lk_care', 'C4') <> :aisha AS unlinked;
 RESET ROLE;
 
+-- Re-linking.  A source corrects a record: when the record no longer
+-- matches the rest of its patient, the link goes back to review (the record
+-- stays where it is until an operator or the source acts).
+SET ROLE regress_link_feed;
+SELECT send('lk_care', 'C1', '{"given_name": "Zebedee", "family_name": "Quark", "birth_date": "1930-01-01",
+    "sex": "male"}') = :aisha AS c1_stays_for_now;
+RESET ROLE;
+SELECT kind, status, reason, candidate_patient_id = :aisha AS about_aisha
+FROM scr.link_review_queue WHERE source_code = 'lk_care' AND local_id = 'C1';
+-- Only "it still belongs" answers such a question here.
+SELECT link_review_id AS c1_review FROM scr.link_review_queue WHERE source_code = 'lk_care' AND local_id = 'C1' \gset
+\set ON_ERROR_STOP 0
+SELECT scr.resolve_link_review(:c1_review, 'keep_apart');
+\set ON_ERROR_STOP 1
+-- New information shows two patients are one: a record first sent with a
+-- wrong birth date stood apart (and went to review); corrected, it matches
+-- the other patient, and the two merge -- the open question withdrawn.
+SET ROLE regress_link_feed;
+SELECT send('lk_pas', 'H8', '{"given_name": "Rosalind", "family_name": "Pemberton", "birth_date": "1972-03-03",
+    "postcode": "WF2 7AA"}') AS ros_a \gset
+SELECT send('lk_care', 'C7', '{"given_name": "Rosalind", "family_name": "Pemberton", "birth_date": "1972-11-30",
+    "postcode": "WF2 7AA"}') AS ros_b \gset
+SELECT :ros_a <> :ros_b AS apart_at_first;
+SELECT send('lk_care', 'C7', '{"given_name": "Rosalind", "family_name": "Pemberton", "birth_date": "1972-03-03",
+    "postcode": "WF2 7AA"}') IS NOT NULL AS corrected;
+RESET ROLE;
+SELECT scr.current_patient_id(:ros_a) = scr.current_patient_id(:ros_b) AS one_patient_now;
+SELECT status, reason, note FROM scr.link_review_queue WHERE source_code = 'lk_care' AND local_id = 'C7'
+ORDER BY link_review_id;
+
 -- explain_match: every comparison's level and weight, and the total.
 SELECT comparison, level, label, round(weight::numeric, 2) AS weight
 FROM scr.explain_match('{"given_name": "Bill", "family_name": "Smyth", "birth_date": "1950-04-03", "sex": "male",

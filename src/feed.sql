@@ -370,7 +370,9 @@ BEGIN
     address_value := d.address;
     practice := d.gp_practice;
 
-    SELECT si.patient_id, si.source_identifier_id INTO existing
+    SELECT si.patient_id, si.source_identifier_id, si.given_name, si.family_name, si.birth_date,
+           si.nhs_number, si.postcode
+    INTO existing
     FROM scr.source_identifier si
     WHERE si.source_code = p_source AND si.local_id = p_local_id;
 
@@ -422,7 +424,9 @@ BEGIN
                 DELETE FROM scr.patient_link_key k WHERE k.patient_id = linked;
                 DELETE FROM scr.patient p WHERE p.patient_id = linked;
             END IF;
-            SELECT si.patient_id, si.source_identifier_id INTO existing
+            SELECT si.patient_id, si.source_identifier_id, si.given_name, si.family_name,
+                   si.birth_date, si.nhs_number, si.postcode
+            INTO existing
             FROM scr.source_identifier si
             WHERE si.source_code = p_source AND si.local_id = p_local_id;
         ELSIF link.decision = 'review' AND method = 'new_patient' THEN
@@ -444,6 +448,12 @@ BEGIN
             gp_practice = practice, received_at = statement_timestamp()
         WHERE patient_id = existing.patient_id
           AND source_identifier_id = existing.source_identifier_id;
+        -- Changed demographics can break a link, or show two patients are one.
+        IF (existing.given_name, existing.family_name, existing.birth_date, existing.nhs_number,
+            existing.postcode) IS DISTINCT FROM (given, family, birth, nhs, postcode_value) THEN
+            PERFORM scr._relink(existing.patient_id, existing.source_identifier_id, d, p_source,
+                                p_local_id);
+        END IF;
     END IF;
 
     linked_record := linked;

@@ -51,8 +51,8 @@ INSERT INTO scr.linkage_blocking_rule VALUES
      'a changed family name (marriage) together with a wrong birth year'),
     ('postcode_birth_year', 'records at the same postcode born the same year',
      'a move of house together with a wrong birth year'),
-    ('names', 'records with the same phonetic given and family names, whatever the birth date',
-     'a nickname or changed family name together with a wrong birth date; capped for common names'),
+    ('names', 'for a record without a birth date: records with the same phonetic given and family names',
+     'a nickname or changed family name; capped for common names'),
     ('swapped_names', 'records whose phonetic given and family names are the incoming family and given names; whose family name is the incoming given name, born the same year; or at the same postcode, whose given name is the incoming family name',
      'swapped names with typos in both, a wrong birth year and a move of house'),
     ('postcode_family_name', 'records at the same postcode with the same phonetic family name, whatever the birth date',
@@ -113,15 +113,19 @@ COMMENT ON TABLE scr.linkage_weight IS
     'Match probabilities estimated from the record (scr.estimate_linkage_weights) or set by an operator; override the defaults';
 
 -- The m and u vectors the matcher reads: comparison-major, six levels each.
+-- (PL/pgSQL, not SQL, so that its plan is kept: it runs for every record linked.)
 CREATE FUNCTION scr._linkage_probabilities(p_which text) RETURNS double precision[]
-LANGUAGE sql STABLE SET search_path = pg_catalog, scr, pg_temp
-RETURN (SELECT array_agg(coalesce(CASE p_which WHEN 'm' THEN coalesce(w.m, d.m) ELSE coalesce(w.u, d.u) END, 0.5)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
+BEGIN
+    RETURN (SELECT array_agg(coalesce(CASE p_which WHEN 'm' THEN coalesce(w.m, d.m) ELSE coalesce(w.u, d.u) END, 0.5)
                          ORDER BY c.n, l.level)
         FROM unnest(ARRAY['given_name', 'family_name', 'birth_date', 'sex', 'postcode', 'address',
                           'nhs_number']) WITH ORDINALITY AS c(comparison, n)
         CROSS JOIN generate_series(1, 6) AS l(level)
         LEFT JOIN scr.linkage_weight_default d ON d.comparison = c.comparison AND d.level = l.level
         LEFT JOIN scr.linkage_weight w ON w.comparison = c.comparison AND w.level = l.level);
+END
+$$;
 
 -- Nicknames and variant spellings of given names, both ways round.
 CREATE TABLE scr.linkage_nickname (
@@ -248,7 +252,8 @@ $$;
 -- Candidates for a person: the source records any blocking rule in use
 -- finds, each compared with the person, best first, one row per patient
 -- (the best of its records).  p_self is a record to leave out (its own).
-CREATE FUNCTION scr._link_candidates(k scr.link_keys, p_self bigint DEFAULT NULL)
+CREATE FUNCTION scr._link_candidates(k scr.link_keys, p_self bigint, m double precision[],
+                                     u double precision[])
 RETURNS TABLE (patient_id bigint, source_identifier_id bigint, score double precision,
                levels smallint[])
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
@@ -283,7 +288,7 @@ BEGIN
          LIMIT cap)
         UNION
         (SELECT si.patient_id, si.source_identifier_id FROM scr.source_identifier si
-         WHERE 'names' = ANY (rules)
+         WHERE 'names' = ANY (rules) AND k.birth_date IS NULL
            AND si.given_phonetic = k.given_phonetic AND si.family_phonetic = k.family_phonetic
          LIMIT cap)
         UNION
@@ -327,9 +332,7 @@ BEGIN
         WHERE si.source_identifier_id IS DISTINCT FROM p_self
     ),
     scored AS (
-        SELECT c.*, scr._link_score(c.levels, (SELECT scr._linkage_probabilities('m')),
-                                    (SELECT scr._linkage_probabilities('u')),
-                                    k.tf_given, k.tf_family) AS score
+        SELECT c.*, scr._link_score(c.levels, m, u, k.tf_given, k.tf_family) AS score
         FROM compared c
     )
     SELECT DISTINCT ON (sc.root) sc.root, sc.source_identifier_id, sc.score, sc.levels
@@ -346,11 +349,14 @@ $$;
 -- the planner's estimate (pg_class.reltuples), so this costs nothing.
 CREATE FUNCTION scr.linkage_thresholds(OUT link_threshold double precision,
                                        OUT review_threshold double precision)
-LANGUAGE sql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
-    SELECT s.link_threshold + b.bits, s.review_threshold + b.bits
-    FROM scr.linkage_settings() s,
-         (SELECT log(2.0, (greatest(c.reltuples, 10000) / 10000)::numeric)::double precision AS bits
-          FROM pg_class c WHERE c.oid = 'scr.patient'::regclass) b
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    bits double precision := (SELECT log(2.0, (greatest(c.reltuples, 10000) / 10000)::numeric)
+                              FROM pg_class c WHERE c.oid = 'scr.patient'::regclass);
+BEGIN
+    SELECT s.link_threshold + bits, s.review_threshold + bits INTO link_threshold, review_threshold
+    FROM scr.linkage_settings() s;
+END
 $$;
 COMMENT ON FUNCTION scr.linkage_thresholds() IS
     'the link and review thresholds in force: the settings plus one bit per doubling of the record beyond 10,000 patients';
@@ -398,6 +404,8 @@ DECLARE
     t record;
     candidate record;
     found_count integer := 0;
+    clean_count integer := 0;
+    worst_case record;
     best record;
     second record;
     second_score double precision;
@@ -420,28 +428,34 @@ BEGIN
     s := scr.linkage_settings();
     t := scr.linkage_thresholds();
     k := scr._link_keys(d);
-    -- Candidates without a conflict come first; the best of them is the
-    -- one to link, and a second one above the threshold makes it a question.
+    -- One pass over the candidates, best first: the best without a
+    -- conflict is the one to link, a second clean one above the threshold
+    -- makes it a question, and with no clean one the best of all says why.
     FOR candidate IN
         SELECT c.*, scr._link_conflict(c.levels, s.household_guard) AS conflict
-        FROM scr._link_candidates(k, p_self) c
-        ORDER BY 5, c.score DESC LIMIT 2
+        FROM scr._link_candidates(k, p_self, scr._linkage_probabilities('m'),
+                                  scr._linkage_probabilities('u')) c
+        ORDER BY c.score DESC
     LOOP
-        found_count := found_count + 1;
-        IF found_count = 1 THEN
-            best := candidate;
-        ELSIF NOT candidate.conflict THEN
-            second := candidate;
-            second_score := candidate.score;
+        IF NOT candidate.conflict THEN
+            IF clean_count = 0 THEN
+                best := candidate;
+            ELSIF clean_count = 1 THEN
+                second := candidate;
+                second_score := candidate.score;
+                EXIT;
+            END IF;
+            clean_count := clean_count + 1;
+        ELSIF found_count = 0 THEN
+            worst_case := candidate;
         END IF;
+        found_count := found_count + 1;
     END LOOP;
     IF found_count = 0 THEN
         RETURN;
     END IF;
-    IF best.conflict THEN
-        -- No clean candidate: the best conflicting one, if any is close.
-        SELECT c.*, true AS conflict INTO best
-        FROM scr._link_candidates(k, p_self) c ORDER BY c.score DESC LIMIT 1;
+    IF clean_count = 0 THEN
+        best := worst_case;
     END IF;
     IF best.score < t.review_threshold THEN
         RETURN;
@@ -641,6 +655,73 @@ BEGIN
             statement_timestamp(), current_user, 'merged by linkage: the record matched both patients');
     PERFORM scr._merge_patient_roots(l.also_patient_id, p_patient_id, p_source, NULL, p_local_id,
                                      (SELECT rolname FROM pg_roles WHERE oid = scr.feed_caller()));
+    -- Questions about pairs that are now one patient are answered.
+    UPDATE scr.link_review lr
+    SET status = 'withdrawn', decided_at = statement_timestamp(), decided_by = current_user,
+        note = 'answered by linkage: merged'
+    WHERE lr.status = 'open'
+      AND scr.current_patient_id(lr.patient_id) = scr.current_patient_id(lr.candidate_patient_id);
+END
+$$;
+
+-- A source sent changed demographics for a record already linked.  If the
+-- record no longer matches the rest of its patient (no record of the
+-- patient at or above the review threshold without a conflict), the link
+-- goes back to review.  If it still does and now also matches another
+-- patient cleanly above the link threshold, the new information shows the
+-- two patients are one: merged as scr._link_duplicates decides.
+CREATE FUNCTION scr._relink(p_record_patient bigint, p_record bigint, d scr.person_demographics,
+                            p_source text, p_local_id text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, scr, pg_temp SET enable_seqscan = off AS $$
+DECLARE
+    root bigint := scr.current_patient_id(p_record_patient);
+    t record := scr.linkage_thresholds();
+    guard boolean := (scr.linkage_settings()).household_guard;
+    mv double precision[] := scr._linkage_probabilities('m');
+    uv double precision[] := scr._linkage_probabilities('u');
+    candidate record;
+    top record;
+    records integer := 0;
+    still_matches bigint;
+    l record;
+BEGIN
+    -- The other records of its patient, best match first.
+    FOR candidate IN
+        SELECT o.source_identifier_id, pl.lv AS levels,
+               scr._link_score(pl.lv, mv, uv, NULL, NULL) AS score,
+               scr._link_conflict(pl.lv, guard) AS conflict
+        FROM scr.source_identifier me
+        JOIN scr.source_identifier o
+          ON o.patient_id IN (SELECT root UNION ALL
+                              SELECT p.patient_id FROM scr.patient p WHERE p.merged_into = root)
+         AND o.source_identifier_id <> me.source_identifier_id
+        CROSS JOIN LATERAL (SELECT scr._pair_levels(me, o) AS lv) pl
+        WHERE me.patient_id = p_record_patient AND me.source_identifier_id = p_record
+        ORDER BY 3 DESC
+    LOOP
+        records := records + 1;
+        IF records = 1 THEN
+            top := candidate;
+        END IF;
+        IF NOT candidate.conflict AND candidate.score >= t.review_threshold THEN
+            still_matches := candidate.source_identifier_id;
+            EXIT;
+        END IF;
+    END LOOP;
+    IF records > 0 AND still_matches IS NULL THEN
+        PERFORM scr._queue_link_review(p_record_patient, p_record, 'relink', root, top.source_identifier_id,
+                                       top.score, top.levels,
+                                       'the source changed the demographics: the record no longer matches its patient');
+        RETURN;
+    END IF;
+    l := scr._link_person(d, false, p_record);
+    IF l.decision = 'link' AND l.patient_id <> root THEN
+        PERFORM scr._link_duplicates(root, p_record, p_source, p_local_id,
+                                     (SELECT r FROM (SELECT coalesce(still_matches, p_record) AS source_identifier_id,
+                                                            l.patient_id AS also_patient_id,
+                                                            l.source_identifier_id AS also_source_identifier_id,
+                                                            l.score AS also_score, l.levels AS also_levels) r));
+    END IF;
 END
 $$;
 
@@ -676,6 +757,12 @@ BEGIN
     END IF;
     SELECT s.source_code, s.local_id INTO si FROM scr.source_identifier s
     WHERE s.source_identifier_id = r.source_identifier_id;
+    IF r.kind = 'relink' AND decision <> 'link' THEN
+        RAISE EXCEPTION 'link review % asks whether a record still belongs to its patient: only link (it does) answers it here',
+                        r.link_review_id
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'If the record is another person, its source moves it: scr.unmerge_patients, or the person re-sent under a new local id.';
+    END IF;
 
     IF decision = 'keep_apart' THEN
         INSERT INTO scr.link_decision (patient_id, other_patient_id, decision, link_review_id, decided_by)
@@ -907,6 +994,7 @@ COMMENT ON FUNCTION scr.estimate_linkage_weights(integer, integer) IS
 -- of each comparison.
 CREATE VIEW scr.link_review_queue AS
 SELECT lr.link_review_id, lr.kind, lr.status, lr.reason, lr.score, lr.created_at,
+       lr.decided_at, lr.decided_by, lr.note,
        a.source_code, a.local_id, lr.patient_id,
        a.nhs_number, a.given_name, a.family_name, a.birth_date, a.sex, a.postcode, a.address,
        b.source_code AS candidate_source_code, b.local_id AS candidate_local_id,
@@ -930,11 +1018,13 @@ COMMENT ON VIEW scr.link_review_queue IS
 REVOKE ALL ON FUNCTION scr._linkage_probabilities(text), scr._link_levels(text, text, text, text, date, text, text, text, scr.nhs_number, text[], text, text, text, text, date, text, text, text, scr.nhs_number),
     scr._link_weights(smallint[], double precision[], double precision[], double precision, double precision),
     scr._link_score(smallint[], double precision[], double precision[], double precision, double precision),
-    scr._link_keys(scr.person_demographics), scr._link_candidates(scr.link_keys, bigint),
+    scr._link_keys(scr.person_demographics),
+    scr._link_candidates(scr.link_keys, bigint, double precision[], double precision[]),
     scr._link_person(scr.person_demographics, boolean, bigint), scr._kept_apart(bigint, bigint),
     scr._queue_link_review(bigint, bigint, text, bigint, bigint, double precision, smallint[], text),
     scr._merge_patient_roots(bigint, bigint, text, text, text, name),
     scr._link_duplicates(bigint, bigint, text, text, record), scr._link_conflict(smallint[], boolean),
+    scr._relink(bigint, bigint, scr.person_demographics, text, text),
     scr._linkage_check_operator(text), scr._pair_levels(scr.source_identifier, scr.source_identifier),
     scr._linkage_em(double precision[], double precision[], integer[], integer),
     scr.match_person(jsonb, boolean), scr.resolve_link_review(bigint, text, text),

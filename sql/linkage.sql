@@ -173,6 +173,16 @@ SELECT scr.current_patient_id(:ros_a) = scr.current_patient_id(:ros_b) AS one_pa
 SELECT status, reason, note FROM scr.link_review_queue WHERE source_code = 'lk_care' AND local_id = 'C7'
 ORDER BY link_review_id;
 
+-- A record alone on its patient, corrected to another patient's NHS number
+-- and birth date: a question, not a merge.
+SET ROLE regress_link_feed;
+SELECT send('lk_care', 'C8', '{"given_name": "Nobody", "family_name": "Special", "birth_date": "1990-07-21"}') <> :aisha AS c8_new;
+SELECT send('lk_care', 'C8', '{"nhs_number": "9995550024", "given_name": "Nobody", "family_name": "Special",
+    "birth_date": "1990-07-21"}') <> :aisha AS c8_not_merged;
+RESET ROLE;
+SELECT kind, status, reason, candidate_patient_id = :aisha AS about_aisha
+FROM scr.link_review_queue WHERE source_code = 'lk_care' AND local_id = 'C8';
+
 -- explain_match: every comparison's level and weight, and the total.
 SELECT comparison, level, label, round(weight::numeric, 2) AS weight
 FROM scr.explain_match('{"given_name": "Bill", "family_name": "Smyth", "birth_date": "1950-04-03", "sex": "male",
@@ -199,6 +209,9 @@ RESET scr.link_threshold;
 SET scr.linkage_blocking_rules = 'nhs_number';
 SELECT decision FROM scr.match_person('{"given_name": "Will", "family_name": "Featherstone", "birth_date": "1948-03-04", "postcode": "LS6 2AB"}');
 RESET scr.linkage_blocking_rules;
+\set ON_ERROR_STOP 0
+SET scr.linkage_blocking_rules = 'nhs_number, birthday';
+\set ON_ERROR_STOP 1
 SET ROLE regress_link_admin;
 \set ON_ERROR_STOP 0
 SET scr.link_threshold = -50;

@@ -384,7 +384,7 @@ BEGIN
         -- waits and then finds the first's record.
         IF birth IS NOT NULL OR family IS NOT NULL THEN
             PERFORM pg_advisory_xact_lock(1396917025,
-                                          hashtext(coalesce(birth::text, scr.phonetic(family))));
+                                          coalesce(birth - date '1850-01-01', hashtext(scr.phonetic(family))));
         END IF;
         link := scr._link_person(d);
         IF link.decision = 'link' THEN
@@ -894,8 +894,6 @@ LANGUAGE plpgsql SET search_path = pg_catalog, scr, pg_temp AS $$
 DECLARE
     from_patient bigint;
     to_patient bigint;
-    from_root bigint;
-    to_root bigint;
 BEGIN
     p_from := scr._feed_local_id(p_from);
     p_to := scr._feed_local_id(p_to);
@@ -908,25 +906,8 @@ BEGIN
                         CASE WHEN from_patient IS NULL THEN p_from ELSE p_to END
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- Lock both patients in a fixed order so that crossed merges cannot deadlock.
-    PERFORM 1 FROM scr.patient p WHERE p.patient_id IN (from_patient, to_patient)
-    ORDER BY p.patient_id FOR UPDATE;
-    from_root := scr.current_patient_id(from_patient);
-    to_root := scr.current_patient_id(to_patient);
-    IF from_root = to_root THEN
-        RETURN to_root;
-    END IF;
-    PERFORM 1 FROM scr.patient p WHERE p.patient_id IN (from_root, to_root)
-    ORDER BY p.patient_id FOR UPDATE;
-    -- merged_into always names a survivor that is not itself merged.
-    UPDATE scr.patient p SET merged_into = to_root, updated_at = statement_timestamp()
-    WHERE p.patient_id = from_root OR p.merged_into = from_root;
-    INSERT INTO scr.patient_merge (patient_id, into_patient_id, source_code, from_local_id,
-                                   to_local_id, merged_by)
-    VALUES (from_root, to_root, p_source, p_from, p_to,
-            (SELECT rolname FROM pg_roles WHERE oid = scr.feed_caller()));
-    PERFORM scr._patient_refresh(to_root);
-    RETURN to_root;
+    RETURN scr._merge_patient_roots(from_patient, to_patient, p_source, p_from, p_to,
+                                    (SELECT rolname FROM pg_roles WHERE oid = scr.feed_caller()));
 END
 $$;
 

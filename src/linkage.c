@@ -81,6 +81,47 @@ char	   *scr_linkage_blocking_rules = NULL;
 int			scr_linkage_candidates_per_rule = 200;
 bool		scr_linkage_household_guard = true;
 
+/* The blocking rules src/linkage.sql knows (scr.linkage_blocking_rule). */
+static const char *const blocking_rules[] = {
+	"nhs_number", "birth_date", "family_name_birth_year", "postcode_birth_year", "names",
+	"swapped_names", "postcode_family_name", "postcode_given_name"
+};
+
+/* Refuse a blocking-rule list that is not a list of known rule names. */
+static bool
+check_blocking_rules(char **newval, void **extra, GucSource source)
+{
+	char	   *copy = pstrdup(*newval);
+	List	   *rules = NIL;
+	ListCell   *lc;
+	bool		ok = true;
+
+	(void) extra;
+	(void) source;
+	if (!SplitIdentifierString(copy, ',', &rules))
+	{
+		GUC_check_errdetail("List syntax is invalid.");
+		ok = false;
+	}
+	foreach(lc, rules)
+	{
+		size_t		i;
+
+		for (i = 0; ok && i < lengthof(blocking_rules); i++)
+			if (strcmp(lfirst(lc), blocking_rules[i]) == 0)
+				break;
+		if (ok && i == lengthof(blocking_rules))
+		{
+			GUC_check_errdetail("\"%s\" is not a blocking rule.", (char *) lfirst(lc));
+			GUC_check_errhint("The rules are listed in scr.linkage_blocking_rule.");
+			ok = false;
+		}
+	}
+	list_free(rules);
+	pfree(copy);
+	return ok;
+}
+
 void
 linkage_init(void)
 {
@@ -99,7 +140,7 @@ linkage_init(void)
 							   NULL,
 							   &scr_linkage_blocking_rules,
 							   "nhs_number,birth_date,family_name_birth_year,postcode_birth_year,names,swapped_names,postcode_family_name,postcode_given_name",
-							   PGC_SUSET, GUC_LIST_INPUT, NULL, NULL, NULL);
+							   PGC_SUSET, GUC_LIST_INPUT, check_blocking_rules, NULL, NULL);
 	DefineCustomIntVariable("scr.linkage_candidates_per_rule",
 							"Most candidate records one blocking rule returns for one incoming record.",
 							NULL,

@@ -30,6 +30,8 @@ COMMENT ON COLUMN scr.source_identifier.address_key IS 'Linkage: the address nor
 CREATE INDEX source_identifier_nhs_number_idx ON scr.source_identifier (nhs_number);
 CREATE INDEX source_identifier_birth_date_idx ON scr.source_identifier (birth_date);
 CREATE INDEX source_identifier_family_birth_idx ON scr.source_identifier (family_phonetic, birth_date);
+CREATE INDEX source_identifier_family_initial_birth_idx
+    ON scr.source_identifier (family_phonetic, left(given_key, 1), birth_date);
 CREATE INDEX source_identifier_postcode_birth_idx ON scr.source_identifier (postcode_key, birth_date);
 CREATE INDEX source_identifier_names_idx ON scr.source_identifier (given_phonetic, family_phonetic);
 CREATE INDEX source_identifier_postcode_family_idx ON scr.source_identifier (postcode_key, family_phonetic);
@@ -47,8 +49,8 @@ INSERT INTO scr.linkage_blocking_rule VALUES
      'records without a valid number, or with a mistyped one'),
     ('birth_date', 'records with the same birth date',
      'records whose birth date is missing or wrong in either'),
-    ('family_name_birth_year', 'records with the same phonetic family name born the same year',
-     'a changed family name (marriage) together with a wrong birth year'),
+    ('family_name_birth_year', 'records with the same phonetic family name and given-name initial born the same year (any given name when the incoming has none)',
+     'a changed family name (marriage) or a given name with another initial (Peggy for Margaret), together with a wrong birth date'),
     ('postcode_birth_year', 'records at the same postcode born the same year',
      'a move of house together with a wrong birth year'),
     ('names', 'for a record without a birth date: records with the same phonetic given and family names',
@@ -267,69 +269,79 @@ BEGIN
     WITH y AS (SELECT make_date(extract(year FROM k.birth_date)::int, 1, 1) AS y0,
                  make_date(extract(year FROM k.birth_date)::int + 1, 1, 1) AS y1),
     found AS (
-        (SELECT si.patient_id, si.source_identifier_id FROM scr.source_identifier si
+        (SELECT si FROM scr.source_identifier si
          WHERE 'nhs_number' = ANY (rules) AND si.nhs_number = k.nhs_number
          LIMIT cap)
-        UNION
-        (SELECT si.patient_id, si.source_identifier_id FROM scr.source_identifier si
+        UNION ALL
+        (SELECT si FROM scr.source_identifier si
          WHERE 'birth_date' = ANY (rules) AND si.birth_date = k.birth_date
          LIMIT cap)
-        UNION
-        (SELECT si.patient_id, si.source_identifier_id FROM scr.source_identifier si, y
-         WHERE 'family_name_birth_year' = ANY (rules)
+        UNION ALL
+        (SELECT si FROM scr.source_identifier si, y
+         WHERE 'family_name_birth_year' = ANY (rules) AND k.given_key IS NULL
            AND si.family_phonetic = k.family_phonetic
            AND si.birth_date >= y.y0 AND si.birth_date < y.y1
          LIMIT cap)
-        UNION
-        (SELECT si.patient_id, si.source_identifier_id FROM scr.source_identifier si, y
+        UNION ALL
+        (SELECT si FROM scr.source_identifier si, y
+         WHERE 'family_name_birth_year' = ANY (rules)
+           AND si.family_phonetic = k.family_phonetic AND left(si.given_key, 1) = left(k.given_key, 1)
+           AND si.birth_date >= y.y0 AND si.birth_date < y.y1
+         LIMIT cap)
+        UNION ALL
+        (SELECT si FROM scr.source_identifier si, y
          WHERE 'postcode_birth_year' = ANY (rules)
            AND si.postcode_key = k.postcode_key
            AND si.birth_date >= y.y0 AND si.birth_date < y.y1
          LIMIT cap)
-        UNION
-        (SELECT si.patient_id, si.source_identifier_id FROM scr.source_identifier si
+        UNION ALL
+        (SELECT si FROM scr.source_identifier si
          WHERE 'names' = ANY (rules) AND k.birth_date IS NULL
            AND si.given_phonetic = k.given_phonetic AND si.family_phonetic = k.family_phonetic
          LIMIT cap)
-        UNION
-        (SELECT si.patient_id, si.source_identifier_id FROM scr.source_identifier si
+        UNION ALL
+        (SELECT si FROM scr.source_identifier si
          WHERE 'swapped_names' = ANY (rules)
            AND si.given_phonetic = k.family_phonetic AND si.family_phonetic = k.given_phonetic
          LIMIT cap)
-        UNION
-        (SELECT si.patient_id, si.source_identifier_id FROM scr.source_identifier si
+        UNION ALL
+        (SELECT si FROM scr.source_identifier si
          WHERE 'swapped_names' = ANY (rules)
            AND si.postcode_key = k.postcode_key AND si.given_phonetic = k.family_phonetic
          LIMIT cap)
-        UNION
-        (SELECT si.patient_id, si.source_identifier_id FROM scr.source_identifier si
+        UNION ALL
+        (SELECT si FROM scr.source_identifier si
          WHERE 'postcode_given_name' = ANY (rules)
            AND si.postcode_key = k.postcode_key AND si.given_phonetic = k.given_phonetic
          LIMIT cap)
-        UNION
-        (SELECT si.patient_id, si.source_identifier_id FROM scr.source_identifier si
+        UNION ALL
+        (SELECT si FROM scr.source_identifier si
          WHERE 'postcode_family_name' = ANY (rules)
            AND si.postcode_key = k.postcode_key AND si.family_phonetic = k.family_phonetic
          LIMIT cap)
-        UNION
-        (SELECT si.patient_id, si.source_identifier_id FROM scr.source_identifier si, y
+        UNION ALL
+        (SELECT si FROM scr.source_identifier si, y
          WHERE 'swapped_names' = ANY (rules)
            AND si.family_phonetic = k.given_phonetic
            AND si.birth_date >= y.y0 AND si.birth_date < y.y1
          LIMIT cap)
     ),
+    -- Each rule returns whole records (one heap visit each); a record two
+    -- rules found is compared once.
+    distinct_found AS (
+        SELECT DISTINCT ON ((f.si).source_identifier_id) (f.si).*
+        FROM found f
+        WHERE (f.si).source_identifier_id IS DISTINCT FROM p_self
+    ),
     compared AS (
         SELECT coalesce(p.merged_into, p.patient_id) AS root, si.source_identifier_id, c.levels
-        FROM found f
-        JOIN scr.source_identifier si
-          ON si.patient_id = f.patient_id AND si.source_identifier_id = f.source_identifier_id
+        FROM distinct_found si
         JOIN scr.patient p ON p.patient_id = si.patient_id
         CROSS JOIN LATERAL (SELECT scr._link_levels(
             k.given_key, k.family_key, k.given_phonetic, k.family_phonetic, k.birth_date, k.sex,
             k.postcode_key, k.address_key, k.nhs_number, k.given_aliases,
             si.given_key, si.family_key, si.given_phonetic, si.family_phonetic, si.birth_date,
             si.sex, si.postcode_key, si.address_key, si.nhs_number) AS levels) c
-        WHERE si.source_identifier_id IS DISTINCT FROM p_self
     ),
     scored AS (
         SELECT c.*, scr._link_score(c.levels, m, u, k.tf_given, k.tf_family) AS score
@@ -371,7 +383,7 @@ COMMENT ON FUNCTION scr.linkage_thresholds() IS
 CREATE FUNCTION scr._link_conflict(levels smallint[], household_guard boolean) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN (household_guard AND (levels[1] = 5 OR levels[3] = 4))
-    OR (levels[7] = 1 AND levels[3] = 3)
+    OR (levels[7] = 1 AND levels[3] IN (3, 4))
     OR (levels[7] = 1 AND levels[3] = 2 AND NOT (levels[1] IN (1, 2, 3) AND levels[2] IN (1, 2)))
     OR (levels[7] = 2 AND NOT (levels[1] IN (1, 2) AND levels[2] IN (1, 2) AND levels[3] = 1
                                AND (levels[5] = 1 OR levels[6] IN (1, 2))));
@@ -405,6 +417,7 @@ DECLARE
     candidate record;
     found_count integer := 0;
     clean_count integer := 0;
+    have_conflict boolean := false;
     worst_case record;
     best record;
     second record;
@@ -446,15 +459,20 @@ BEGIN
                 EXIT;
             END IF;
             clean_count := clean_count + 1;
-        ELSIF found_count = 0 THEN
+        ELSIF NOT have_conflict THEN
             worst_case := candidate;
+            have_conflict := true;
         END IF;
         found_count := found_count + 1;
     END LOOP;
     IF found_count = 0 THEN
         RETURN;
     END IF;
+    -- With no clean candidate worth asking about, the best conflicting one
+    -- says why (a twin, a father or son) and goes to review.
     IF clean_count = 0 THEN
+        best := worst_case;
+    ELSIF best.score < t.review_threshold AND have_conflict THEN
         best := worst_case;
     END IF;
     IF best.score < t.review_threshold THEN
@@ -590,8 +608,11 @@ BEGIN
 END
 $$;
 
--- Merge one patient into another on linkage's or an operator's word (not a
--- source's): the merge log names the record that caused it.
+-- Merge one patient into another, on a source's word (scr.merge_patients),
+-- linkage's or an operator's: the merge log names the record that caused it
+-- and who merged.  Both patients are locked in a fixed order so that crossed
+-- merges cannot deadlock; merged_into always names a survivor that is not
+-- itself merged.
 CREATE FUNCTION scr._merge_patient_roots(p_from bigint, p_to bigint, p_source text,
                                          p_from_local_id text, p_to_local_id text, p_by name)
 RETURNS bigint
@@ -652,14 +673,16 @@ BEGIN
                                  status, decided_at, decided_by, note)
     VALUES (p_patient_id, p_source_identifier_id, l.also_patient_id, l.also_source_identifier_id,
             'new_record', l.also_score, l.also_levels, 'also matches another patient', 'merged',
-            statement_timestamp(), current_user, 'merged by linkage: the record matched both patients');
+            statement_timestamp(), (SELECT rolname FROM pg_roles WHERE oid = scr.feed_caller()),
+            'merged by linkage: the record matched both patients');
     PERFORM scr._merge_patient_roots(l.also_patient_id, p_patient_id, p_source, NULL, p_local_id,
                                      (SELECT rolname FROM pg_roles WHERE oid = scr.feed_caller()));
     -- Questions about pairs that are now one patient are answered.
     UPDATE scr.link_review lr
-    SET status = 'withdrawn', decided_at = statement_timestamp(), decided_by = current_user,
+    SET status = 'withdrawn', decided_at = statement_timestamp(),
+        decided_by = (SELECT rolname FROM pg_roles WHERE oid = scr.feed_caller()),
         note = 'answered by linkage: merged'
-    WHERE lr.status = 'open'
+    WHERE lr.status = 'open' AND lr.kind = 'new_record'
       AND scr.current_patient_id(lr.patient_id) = scr.current_patient_id(lr.candidate_patient_id);
 END
 $$;
@@ -715,7 +738,13 @@ BEGIN
         RETURN;
     END IF;
     l := scr._link_person(d, false, p_record);
-    IF l.decision = 'link' AND l.patient_id <> root THEN
+    IF l.decision = 'link' AND l.patient_id <> root AND l.source_identifier_id IS NULL THEN
+        -- The corrected record's NHS number and birth date name another
+        -- patient: a question, not a merge.
+        PERFORM scr._queue_link_review(p_record_patient, p_record, 'relink', l.patient_id, NULL, 0,
+                                       '{0,0,1,0,0,0,1}'::smallint[],
+                                       'the corrected NHS number and birth date belong to another patient');
+    ELSIF l.decision = 'link' AND l.patient_id <> root THEN
         PERFORM scr._link_duplicates(root, p_record, p_source, p_local_id,
                                      (SELECT r FROM (SELECT coalesce(still_matches, p_record) AS source_identifier_id,
                                                             l.patient_id AS also_patient_id,
@@ -784,7 +813,7 @@ BEGIN
     UPDATE scr.link_review lr
     SET status = 'withdrawn', decided_at = statement_timestamp(), decided_by = by_role,
         note = format('answered by link review %s', r.link_review_id)
-    WHERE lr.status = 'open' AND lr.link_review_id <> r.link_review_id
+    WHERE lr.status = 'open' AND lr.kind = 'new_record' AND lr.link_review_id <> r.link_review_id
       AND scr.current_patient_id(lr.patient_id) = scr.current_patient_id(lr.candidate_patient_id);
     RETURN survivor;
 END

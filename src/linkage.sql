@@ -115,17 +115,19 @@ COMMENT ON TABLE scr.linkage_weight IS
     'Match probabilities estimated from the record (scr.estimate_linkage_weights) or set by an operator; override the defaults';
 
 -- The m and u vectors the matcher reads: comparison-major, six levels each.
--- (PL/pgSQL, not SQL, so that its plan is kept: it runs for every record linked.)
-CREATE FUNCTION scr._linkage_probabilities(p_which text) RETURNS double precision[]
+-- Both vectors in one query.  (PL/pgSQL, not SQL, so that its plan is
+-- kept: it runs for every record linked.)
+CREATE FUNCTION scr._linkage_probabilities(OUT m double precision[], OUT u double precision[])
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
 BEGIN
-    RETURN (SELECT array_agg(coalesce(CASE p_which WHEN 'm' THEN coalesce(w.m, d.m) ELSE coalesce(w.u, d.u) END, 0.5)
-                         ORDER BY c.n, l.level)
-        FROM unnest(ARRAY['given_name', 'family_name', 'birth_date', 'sex', 'postcode', 'address',
-                          'nhs_number']) WITH ORDINALITY AS c(comparison, n)
-        CROSS JOIN generate_series(1, 6) AS l(level)
-        LEFT JOIN scr.linkage_weight_default d ON d.comparison = c.comparison AND d.level = l.level
-        LEFT JOIN scr.linkage_weight w ON w.comparison = c.comparison AND w.level = l.level);
+    SELECT array_agg(coalesce(w.m, d.m, 0.5) ORDER BY c.n, l.level),
+           array_agg(coalesce(w.u, d.u, 0.5) ORDER BY c.n, l.level)
+    INTO m, u
+    FROM unnest(ARRAY['given_name', 'family_name', 'birth_date', 'sex', 'postcode', 'address',
+                      'nhs_number']) WITH ORDINALITY AS c(comparison, n)
+    CROSS JOIN generate_series(1, 6) AS l(level)
+    LEFT JOIN scr.linkage_weight_default d ON d.comparison = c.comparison AND d.level = l.level
+    LEFT JOIN scr.linkage_weight w ON w.comparison = c.comparison AND w.level = l.level;
 END
 $$;
 
@@ -235,19 +237,34 @@ CREATE TYPE scr.link_keys AS (
 
 CREATE FUNCTION scr._link_keys(d scr.person_demographics) RETURNS scr.link_keys
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    k scr.link_keys;
+    first_given text;
 BEGIN
-    RETURN (SELECT ROW(k.given_key, k.family_key, scr.phonetic(d.given_name), scr.phonetic(d.family_name),
-           d.birth_date, d.sex, scr.postcode_key(d.postcode), scr.normalise_address(d.address),
-           d.nhs_number,
-           ARRAY(SELECT n.alias FROM scr.linkage_nickname n WHERE n.name = k.first_given
-                 UNION SELECT n.name FROM scr.linkage_nickname n WHERE n.alias = k.first_given),
-           (SELECT f.frequency FROM scr.linkage_term_frequency f
-            WHERE f.comparison = 'given_name' AND f.value = k.given_key),
-           (SELECT f.frequency FROM scr.linkage_term_frequency f
-            WHERE f.comparison = 'family_name' AND f.value = k.family_key))::scr.link_keys
-    FROM (SELECT scr.normalise_name(d.given_name) AS given_key,
-                 scr.normalise_name(d.family_name) AS family_key,
-                 split_part(scr.normalise_name(d.given_name), ' ', 1) AS first_given) k);
+    -- Plain assignments, and table lookups only for names that are there:
+    -- this runs for every record linked.
+    k.given_key := scr.normalise_name(d.given_name);
+    k.family_key := scr.normalise_name(d.family_name);
+    k.given_phonetic := scr.phonetic(d.given_name);
+    k.family_phonetic := scr.phonetic(d.family_name);
+    k.birth_date := d.birth_date;
+    k.sex := d.sex;
+    k.postcode_key := scr.postcode_key(d.postcode);
+    k.address_key := scr.normalise_address(d.address);
+    k.nhs_number := d.nhs_number;
+    IF k.given_key IS NOT NULL THEN
+        first_given := split_part(k.given_key, ' ', 1);
+        k.given_aliases := ARRAY(SELECT n.alias FROM scr.linkage_nickname n WHERE n.name = first_given
+                                 UNION ALL
+                                 SELECT n.name FROM scr.linkage_nickname n WHERE n.alias = first_given);
+        SELECT f.frequency INTO k.tf_given FROM scr.linkage_term_frequency f
+        WHERE f.comparison = 'given_name' AND f.value = k.given_key;
+    END IF;
+    IF k.family_key IS NOT NULL THEN
+        SELECT f.frequency INTO k.tf_family FROM scr.linkage_term_frequency f
+        WHERE f.comparison = 'family_name' AND f.value = k.family_key;
+    END IF;
+    RETURN k;
 END
 $$;
 
@@ -414,6 +431,7 @@ DECLARE
     k scr.link_keys;
     s record;
     t record;
+    probs record;
     candidate record;
     found_count integer := 0;
     clean_count integer := 0;
@@ -440,14 +458,14 @@ BEGIN
 
     s := scr.linkage_settings();
     t := scr.linkage_thresholds();
+    probs := scr._linkage_probabilities();
     k := scr._link_keys(d);
     -- One pass over the candidates, best first: the best without a
     -- conflict is the one to link, a second clean one above the threshold
     -- makes it a question, and with no clean one the best of all says why.
     FOR candidate IN
         SELECT c.*, scr._link_conflict(c.levels, s.household_guard) AS conflict
-        FROM scr._link_candidates(k, p_self, scr._linkage_probabilities('m'),
-                                  scr._linkage_probabilities('u')) c
+        FROM scr._link_candidates(k, p_self, probs.m, probs.u) c
         ORDER BY c.score DESC
     LOOP
         IF NOT candidate.conflict THEN
@@ -661,8 +679,8 @@ BEGIN
     WHERE a.source_identifier_id = l.source_identifier_id
       AND b.source_identifier_id = l.also_source_identifier_id;
     IF scr._link_conflict(between_them, (scr.linkage_settings()).household_guard)
-       OR scr._link_score(between_them, scr._linkage_probabilities('m'),
-                          scr._linkage_probabilities('u'), NULL, NULL) < (scr.linkage_thresholds()).link_threshold THEN
+       OR scr._link_score(between_them, (scr._linkage_probabilities()).m,
+                          (scr._linkage_probabilities()).u, NULL, NULL) < (scr.linkage_thresholds()).link_threshold THEN
         PERFORM scr._queue_link_review(p_patient_id, p_source_identifier_id, 'new_record',
                                        l.also_patient_id, l.also_source_identifier_id, l.also_score,
                                        l.also_levels, 'also matches another patient, which conflicts with the first');
@@ -700,8 +718,8 @@ DECLARE
     root bigint := scr.current_patient_id(p_record_patient);
     t record := scr.linkage_thresholds();
     guard boolean := (scr.linkage_settings()).household_guard;
-    mv double precision[] := scr._linkage_probabilities('m');
-    uv double precision[] := scr._linkage_probabilities('u');
+    mv double precision[] := (scr._linkage_probabilities()).m;
+    uv double precision[] := (scr._linkage_probabilities()).u;
     candidate record;
     top record;
     records integer := 0;
@@ -854,7 +872,7 @@ BEGIN
                            ka.given_aliases,
                            kb.given_key, kb.family_key, kb.given_phonetic, kb.family_phonetic,
                            kb.birth_date, kb.sex, kb.postcode_key, kb.address_key, kb.nhs_number);
-    w := scr._link_weights(lv, scr._linkage_probabilities('m'), scr._linkage_probabilities('u'),
+    w := scr._link_weights(lv, (scr._linkage_probabilities()).m, (scr._linkage_probabilities()).u,
                            ka.tf_given, ka.tf_family);
     RETURN QUERY
     SELECT x.comparison, x.level, x.label, x.weight FROM (
@@ -952,8 +970,8 @@ RETURNS TABLE (comparison text, level smallint, m double precision, u double pre
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
 DECLARE
     side integer := greatest(ceil(sqrt(greatest(sample_pairs, 10000)))::integer, 100);
-    mv double precision[] := scr._linkage_probabilities('m');
-    uv double precision[] := scr._linkage_probabilities('u');
+    mv double precision[] := (scr._linkage_probabilities()).m;
+    uv double precision[] := (scr._linkage_probabilities()).u;
     est record;
     names text[] := ARRAY['given_name', 'family_name', 'birth_date', 'sex', 'postcode', 'address', 'nhs_number'];
 BEGIN
@@ -1034,8 +1052,8 @@ SELECT lr.link_review_id, lr.kind, lr.status, lr.reason, lr.score, lr.created_at
        (SELECT jsonb_object_agg(c.comparison, jsonb_build_object('level', lr.levels[c.n], 'weight', round(w.w[c.n]::numeric, 2)))
         FROM unnest(ARRAY['given_name', 'family_name', 'birth_date', 'sex', 'postcode', 'address',
                           'nhs_number']) WITH ORDINALITY AS c(comparison, n),
-             (SELECT scr._link_weights(lr.levels, scr._linkage_probabilities('m'),
-                                       scr._linkage_probabilities('u'), NULL, NULL) AS w) w) AS breakdown
+             (SELECT scr._link_weights(lr.levels, (pr).m, (pr).u, NULL, NULL) AS w
+              FROM (SELECT scr._linkage_probabilities() AS pr) p) w) AS breakdown
 FROM scr.link_review lr
 JOIN scr.source_identifier a ON a.source_identifier_id = lr.source_identifier_id
 LEFT JOIN scr.source_identifier b ON b.source_identifier_id = lr.candidate_source_identifier_id;
@@ -1044,7 +1062,7 @@ COMMENT ON VIEW scr.link_review_queue IS
 
 -- Privileges: the matcher's internals are for the extension's own functions;
 -- operators use the public entry points.
-REVOKE ALL ON FUNCTION scr._linkage_probabilities(text), scr._link_levels(text, text, text, text, date, text, text, text, scr.nhs_number, text[], text, text, text, text, date, text, text, text, scr.nhs_number),
+REVOKE ALL ON FUNCTION scr._linkage_probabilities(), scr._link_levels(text, text, text, text, date, text, text, text, scr.nhs_number, text[], text, text, text, text, date, text, text, text, scr.nhs_number),
     scr._link_weights(smallint[], double precision[], double precision[], double precision, double precision),
     scr._link_score(smallint[], double precision[], double precision[], double precision, double precision),
     scr._link_keys(scr.person_demographics),

@@ -152,11 +152,15 @@ SELECT send('lk_care', 'C1', '{"given_name": "Zebedee", "family_name": "Quark", 
 RESET ROLE;
 SELECT kind, status, reason, candidate_patient_id = :aisha AS about_aisha
 FROM scr.link_review_queue WHERE source_code = 'lk_care' AND local_id = 'C1';
--- Only "it still belongs" answers such a question here.
+-- link (it still belongs) or keep_apart (it does not) answers it; keep_apart
+-- undoes the merge that linked it, so the record stands on its own.
 SELECT link_review_id AS c1_review FROM scr.link_review_queue WHERE source_code = 'lk_care' AND local_id = 'C1' \gset
 \set ON_ERROR_STOP 0
-SELECT scr.resolve_link_review(:c1_review, 'keep_apart');
+SELECT scr.resolve_link_review(:c1_review, 'merge');
 \set ON_ERROR_STOP 1
+SELECT scr.resolve_link_review(:c1_review, 'keep_apart') <> :aisha AS c1_on_its_own;
+SELECT scr.current_patient_id(si.patient_id) <> :aisha AS c1_reads_apart
+FROM scr.source_identifier si WHERE si.source_code = 'lk_care' AND si.local_id = 'C1';
 -- New information shows two patients are one: a record first sent with a
 -- wrong birth date stood apart (and went to review); corrected, it matches
 -- the other patient, and the two merge -- the open question withdrawn.
@@ -182,6 +186,27 @@ SELECT send('lk_care', 'C8', '{"nhs_number": "9995550024", "given_name": "Nobody
 RESET ROLE;
 SELECT kind, status, reason, candidate_patient_id = :aisha AS about_aisha
 FROM scr.link_review_queue WHERE source_code = 'lk_care' AND local_id = 'C8';
+
+-- A probabilistic link is a merge of the record's own patient into the one
+-- it matched: an operator can undo it, and the pair is then kept apart.
+SELECT si.patient_id AS h2_record, si.patient_id <> :william AS own_patient_row
+FROM scr.source_identifier si WHERE si.source_code = 'lk_pas' AND si.local_id = 'H2' \gset
+SELECT :'own_patient_row' AS h2_has_its_own_patient_row;
+\c - regress_link_nobody
+\set ON_ERROR_STOP 0
+SELECT scr.undo_merge(1);
+\set ON_ERROR_STOP 1
+\c - regress_link_admin
+\set ON_ERROR_STOP 0
+SELECT scr.undo_merge(-1);
+SELECT scr.undo_merge(:william);
+\set ON_ERROR_STOP 1
+SELECT scr.undo_merge(:h2_record) = :h2_record AS undone;
+\c - postgres
+SET search_path = public, scr;
+SET scr.allow_test_nhs_numbers = on;
+SELECT scr.current_patient_id(:h2_record) = :h2_record AS h2_apart,
+       scr._kept_apart(:h2_record, :william) AS remembered;
 
 -- explain_match: every comparison's level and weight, and the total.
 SELECT comparison, level, label, round(weight::numeric, 2) AS weight

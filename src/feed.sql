@@ -352,6 +352,7 @@ DECLARE
     rel record;
     d scr.person_demographics;
     link record;
+    link_into bigint;
     new_record bigint;
 BEGIN
     p_local_id := scr._feed_local_id(p_local_id);
@@ -387,10 +388,16 @@ BEGIN
                                           coalesce(birth - date '1850-01-01', hashtext(scr.phonetic(family))));
         END IF;
         link := scr._link_person(d);
-        IF link.decision = 'link' THEN
+        IF link.decision = 'link' AND link.reason = 'NHS number and birth date' THEN
             linked := link.patient_id;
-            method := CASE WHEN link.reason = 'NHS number and birth date'
-                           THEN 'nhs_number_and_birth_date' ELSE 'probabilistic' END;
+            method := 'nhs_number_and_birth_date';
+        ELSIF link.decision = 'link' THEN
+            -- A probabilistic link is a merge: the record gets a patient of
+            -- its own, merged into the one it matched, so that it can be
+            -- undone (scr.unmerge_patients, scr.undo_merge).
+            INSERT INTO scr.patient DEFAULT VALUES RETURNING patient_id INTO linked;
+            method := 'probabilistic';
+            link_into := link.patient_id;
         ELSE
             INSERT INTO scr.patient DEFAULT VALUES RETURNING patient_id INTO linked;
             method := 'new_patient';
@@ -420,7 +427,7 @@ BEGIN
         IF NOT FOUND THEN
             -- The same source sent this person from another session, which
             -- committed first: its link stands and this message updates it.
-            IF method = 'new_patient' THEN
+            IF method IN ('new_patient', 'probabilistic') THEN
                 DELETE FROM scr.patient_link_key k WHERE k.patient_id = linked;
                 DELETE FROM scr.patient p WHERE p.patient_id = linked;
             END IF;
@@ -433,8 +440,12 @@ BEGIN
             PERFORM scr._queue_link_review(linked, new_record, 'new_record', link.patient_id,
                                            link.source_identifier_id, link.score, link.levels,
                                            link.reason);
-        ELSIF link.also_patient_id IS NOT NULL THEN
-            PERFORM scr._link_duplicates(linked, new_record, p_source, p_local_id, link);
+        ELSIF link_into IS NOT NULL THEN
+            PERFORM scr._merge_patient_roots(linked, link_into, p_source, p_local_id, NULL,
+                                             (SELECT rolname FROM pg_roles WHERE oid = scr.feed_caller()));
+            IF link.also_patient_id IS NOT NULL THEN
+                PERFORM scr._link_duplicates(linked, new_record, p_source, p_local_id, link);
+            END IF;
         END IF;
     END IF;
 
@@ -925,29 +936,20 @@ $$;
 COMMENT ON FUNCTION scr.merge_patients(text, text, text) IS
     'feed: two local records of one source are one person (HL7 A40); merges their patients; idempotent';
 
--- Undo the merge that took the patient of from_local_id away.  Patients that
--- had been merged into it return to it.
-CREATE FUNCTION scr.unmerge_patients(source text, from_local_id text)
-RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
+-- Undo the latest merge that took this patient into another: patients that
+-- had been merged into it return to it.  Returns the patient.
+CREATE FUNCTION scr._unmerge_patient(p_patient bigint, p_by name) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, scr, pg_temp AS $$
 DECLARE
-    from_patient bigint;
     survivor bigint;
     m scr.patient_merge;
 BEGIN
-    PERFORM scr._feed_check_source(source);
-    SELECT si.patient_id INTO from_patient FROM scr.source_identifier si
-    WHERE si.source_code = source AND si.local_id = scr._feed_local_id(from_local_id);
-    IF from_patient IS NULL THEN
-        RAISE EXCEPTION 'source "%" has sent no person with local id "%"', source, from_local_id
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
     SELECT * INTO m FROM scr.patient_merge pm
-    WHERE pm.patient_id = from_patient AND pm.unmerged_at IS NULL
+    WHERE pm.patient_id = p_patient AND pm.unmerged_at IS NULL
     ORDER BY pm.merge_id DESC LIMIT 1
     FOR UPDATE;
     IF NOT FOUND THEN
-        RETURN from_patient;    -- not merged: nothing to undo
+        RETURN p_patient;    -- not merged: nothing to undo
     END IF;
     -- The survivor today: the patient it was merged into, or where that
     -- patient has since been merged.
@@ -970,7 +972,7 @@ BEGIN
                            SELECT b.patient_id FROM below b);
     UPDATE scr.patient_merge pm
     SET unmerged_at = statement_timestamp(),
-        unmerged_by = (SELECT rolname FROM pg_roles WHERE oid = scr.feed_caller())
+        unmerged_by = p_by
     WHERE pm.patient_id = m.patient_id AND pm.merge_id = m.merge_id;
     PERFORM scr._patient_refresh(m.patient_id);
     PERFORM scr._patient_refresh(survivor);
@@ -978,6 +980,25 @@ BEGIN
         PERFORM scr._patient_refresh(m.into_patient_id);
     END IF;
     RETURN m.patient_id;
+END
+$$;
+
+-- Undo the merge that took the patient of from_local_id away.  Patients that
+-- had been merged into it return to it.
+CREATE FUNCTION scr.unmerge_patients(source text, from_local_id text)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    from_patient bigint;
+BEGIN
+    PERFORM scr._feed_check_source(source);
+    SELECT si.patient_id INTO from_patient FROM scr.source_identifier si
+    WHERE si.source_code = source AND si.local_id = scr._feed_local_id(from_local_id);
+    IF from_patient IS NULL THEN
+        RAISE EXCEPTION 'source "%" has sent no person with local id "%"', source, from_local_id
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN scr._unmerge_patient(from_patient, (SELECT rolname FROM pg_roles WHERE oid = scr.feed_caller()));
 END
 $$;
 COMMENT ON FUNCTION scr.unmerge_patients(text, text) IS
@@ -1129,7 +1150,7 @@ REVOKE ALL ON FUNCTION scr.feed_caller(), scr._feed_check_source(text),
     scr._entry_raise(scr.entry_input), scr._store_entry(text, text, scr.entry_input),
     scr._ingest_message(text, text, jsonb),
     scr._feed_dead_letter(text, jsonb, text, text, text, text),
-    scr._merge_patients(text, text, text), scr.current_patient_id(bigint),
+    scr._merge_patients(text, text, text), scr._unmerge_patient(bigint, name), scr.current_patient_id(bigint),
     scr._care_relationship_kind(text), scr._had_care_relationship(bigint, text),
     scr._feed_care_target(text, text), scr._open_care_relationships(bigint, text),
     scr.start_care_relationship(text, text, timestamptz), scr.end_care_relationship(text, text, timestamptz),

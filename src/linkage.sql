@@ -804,11 +804,23 @@ BEGIN
     END IF;
     SELECT s.source_code, s.local_id INTO si FROM scr.source_identifier s
     WHERE s.source_identifier_id = r.source_identifier_id;
-    IF r.kind = 'relink' AND decision <> 'link' THEN
-        RAISE EXCEPTION 'link review % asks whether a record still belongs to its patient: only link (it does) answers it here',
+    IF r.kind = 'relink' AND decision = 'merge' THEN
+        RAISE EXCEPTION 'link review % asks whether a record still belongs to its patient: answer link (it does) or keep_apart (it does not)',
                         r.link_review_id
-            USING ERRCODE = 'feature_not_supported',
-                  HINT = 'If the record is another person, its source moves it: scr.unmerge_patients, or the person re-sent under a new local id.';
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF r.kind = 'relink' AND decision = 'keep_apart' THEN
+        -- The record is not this patient: undo the merge that brought it.
+        IF NOT EXISTS (SELECT FROM scr.patient_merge pm
+                       WHERE pm.patient_id = r.patient_id AND pm.unmerged_at IS NULL) THEN
+            RAISE EXCEPTION 'the record of link review % did not come to its patient by a merge', r.link_review_id
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = 'It was linked by its NHS number and birth date, or is the patient''s first record.',
+                      HINT = 'Its source moves it: the person re-sent under a new local id.';
+        END IF;
+        survivor := scr.current_patient_id(r.patient_id);
+        PERFORM scr._unmerge_patient(r.patient_id, by_role);
+        r.candidate_patient_id := survivor;
     END IF;
 
     IF decision = 'keep_apart' THEN
@@ -838,6 +850,33 @@ END
 $$;
 COMMENT ON FUNCTION scr.resolve_link_review(bigint, text, text) IS
     'operators: decide a link review: link, merge or keep_apart; returns the patient the record belongs to';
+
+-- Operators: undo the latest merge that took this patient into another
+-- (a source's, linkage's or an operator's), and remember that the two are
+-- different people so that linkage does not join them again.
+CREATE FUNCTION scr.undo_merge(patient_id bigint) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    former bigint;
+BEGIN
+    PERFORM scr._linkage_check_operator('scr.undo_merge');
+    SELECT p.merged_into INTO former FROM scr.patient p WHERE p.patient_id = undo_merge.patient_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'patient % does not exist', undo_merge.patient_id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF former IS NULL THEN
+        RAISE EXCEPTION 'patient % is not merged into another', undo_merge.patient_id
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM scr._unmerge_patient(undo_merge.patient_id, session_user);
+    INSERT INTO scr.link_decision (patient_id, other_patient_id, decision, decided_by)
+    VALUES (least(undo_merge.patient_id, former), greatest(undo_merge.patient_id, former), 'kept_apart', session_user)
+    ON CONFLICT ON CONSTRAINT link_decision_pkey DO NOTHING;
+    RETURN undo_merge.patient_id;
+END
+$$;
+COMMENT ON FUNCTION scr.undo_merge(bigint) IS
+    'operators: undo the latest merge that took this patient into another, and keep the two apart; returns the patient';
 
 -- Caller check for the operators' linkage functions (they read every
 -- patient's demographics).
@@ -981,16 +1020,20 @@ BEGIN
     END IF;
     PERFORM scr.refresh_linkage_term_frequencies();
 
-    -- u: random pairs of records of different patients.
+    -- u: random pairs of records of different patients (merge groups).
     IF to_regclass('pg_temp.em_pattern') IS NOT NULL THEN
         DROP TABLE pg_temp.em_pattern;
     END IF;
     CREATE TEMP TABLE em_pattern (levels smallint[], pairs double precision, p double precision);
     INSERT INTO pg_temp.em_pattern (levels, pairs)
-    SELECT scr._pair_levels(a, b), count(*)
-    FROM (SELECT * FROM scr.source_identifier ORDER BY random() LIMIT side) a
-    CROSS JOIN (SELECT * FROM scr.source_identifier ORDER BY random() LIMIT side) b
-    WHERE a.patient_id <> b.patient_id
+    SELECT scr._pair_levels(a.si, b.si), count(*)
+    FROM (SELECT si, coalesce(p.merged_into, p.patient_id) AS root
+          FROM scr.source_identifier si JOIN scr.patient p ON p.patient_id = si.patient_id
+          ORDER BY random() LIMIT side) a
+    CROSS JOIN (SELECT si, coalesce(p.merged_into, p.patient_id) AS root
+                FROM scr.source_identifier si JOIN scr.patient p ON p.patient_id = si.patient_id
+                ORDER BY random() LIMIT side) b
+    WHERE a.root <> b.root
     GROUP BY 1;
     FOR est IN
         SELECT c.n AS comparison, l.level,
@@ -1076,10 +1119,10 @@ REVOKE ALL ON FUNCTION scr._linkage_probabilities(), scr._link_levels(text, text
     scr._linkage_em(double precision[], double precision[], integer[], integer),
     scr.match_person(jsonb, boolean), scr.resolve_link_review(bigint, text, text),
     scr.explain_match(jsonb, jsonb), scr.refresh_linkage_term_frequencies(),
-    scr.estimate_linkage_weights(integer, integer) FROM PUBLIC;
+    scr.estimate_linkage_weights(integer, integer), scr.undo_merge(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION scr.match_person(jsonb, boolean), scr.resolve_link_review(bigint, text, text),
     scr.explain_match(jsonb, jsonb), scr.refresh_linkage_term_frequencies(),
-    scr.estimate_linkage_weights(integer, integer) TO scr_admin;
+    scr.estimate_linkage_weights(integer, integer), scr.undo_merge(bigint) TO scr_admin;
 
 REVOKE ALL ON scr.linkage_blocking_rule, scr.linkage_weight_default, scr.linkage_weight,
     scr.linkage_nickname, scr.linkage_term_frequency, scr.link_review, scr.link_decision,

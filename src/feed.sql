@@ -333,18 +333,6 @@ CREATE FUNCTION scr._ingest_person(p_source text, p_local_id text, p_demographic
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, scr, pg_temp SET enable_seqscan = off AS $$
 DECLARE
-    nhs_text text;
-    nhs scr.nhs_number;
-    nhs_problem text;
-    nhs_status text;
-    given text;
-    family text;
-    birth date;
-    death date;
-    sex_value text;
-    postcode_value text;
-    address_value text;
-    practice text;
     existing record;
     linked bigint;
     linked_record bigint;
@@ -358,18 +346,6 @@ BEGIN
     p_local_id := scr._feed_local_id(p_local_id);
 
     d := scr._parse_person(p_demographics);
-    nhs := d.nhs_number;
-    nhs_text := d.nhs_number_received;
-    nhs_problem := d.nhs_number_problem;
-    nhs_status := d.nhs_number_status;
-    given := d.given_name;
-    family := d.family_name;
-    birth := d.birth_date;
-    death := d.death_date;
-    sex_value := d.sex;
-    postcode_value := d.postcode;
-    address_value := d.address;
-    practice := d.gp_practice;
 
     SELECT si.patient_id, si.source_identifier_id, si.given_name, si.family_name, si.birth_date,
            si.nhs_number, si.postcode
@@ -383,9 +359,10 @@ BEGIN
         -- sessions must not both make a patient: linking is serialised per
         -- birth date (or family name when there is none), so the second
         -- waits and then finds the first's record.
-        IF birth IS NOT NULL OR family IS NOT NULL THEN
+        IF d.birth_date IS NOT NULL OR d.family_name IS NOT NULL THEN
             PERFORM pg_advisory_xact_lock(1396917025,
-                                          coalesce(birth - date '1850-01-01', hashtext(scr.phonetic(family))));
+                                          coalesce(d.birth_date - date '1850-01-01',
+                                                   hashtext(scr.phonetic(d.family_name))));
         END IF;
         link := scr._link_person(d);
         IF link.decision = 'link' AND link.reason = 'NHS number and birth date' THEN
@@ -401,16 +378,16 @@ BEGIN
         ELSE
             INSERT INTO scr.patient DEFAULT VALUES RETURNING patient_id INTO linked;
             method := 'new_patient';
-            IF nhs IS NOT NULL AND birth IS NOT NULL THEN
+            IF d.nhs_number IS NOT NULL AND d.birth_date IS NOT NULL THEN
                 -- Claim the pair.  If another feed claimed it first, this
                 -- waited for that feed to commit: link to its patient instead.
                 INSERT INTO scr.patient_link_key (patient_id, nhs_number, birth_date)
-                VALUES (linked, nhs, birth)
+                VALUES (linked, d.nhs_number, d.birth_date)
                 ON CONFLICT (nhs_number, birth_date) DO NOTHING;
                 IF NOT FOUND THEN
                     DELETE FROM scr.patient p WHERE p.patient_id = linked;
                     SELECT k.patient_id INTO linked FROM scr.patient_link_key k
-                    WHERE k.nhs_number = nhs AND k.birth_date = birth;
+                    WHERE k.nhs_number = d.nhs_number AND k.birth_date = d.birth_date;
                     method := 'nhs_number_and_birth_date';
                 END IF;
             END IF;
@@ -419,9 +396,10 @@ BEGIN
             (patient_id, source_code, local_id, link_method, demographics, nhs_number,
              nhs_number_received, nhs_number_problem, nhs_number_status, given_name,
              family_name, birth_date, sex, postcode, address, death_date, gp_practice)
-        VALUES (linked, p_source, p_local_id, method, p_demographics, nhs, nhs_text,
-                nhs_problem, nhs_status, given, family, birth, sex_value, postcode_value,
-                address_value, death, practice)
+        VALUES (linked, p_source, p_local_id, method, p_demographics, d.nhs_number,
+                d.nhs_number_received, d.nhs_number_problem, d.nhs_number_status, d.given_name,
+                d.family_name, d.birth_date, d.sex, d.postcode, d.address, d.death_date,
+                d.gp_practice)
         ON CONFLICT (source_code, local_id) DO NOTHING
         RETURNING source_identifier_id INTO new_record;
         IF NOT FOUND THEN
@@ -452,16 +430,18 @@ BEGIN
     IF existing.patient_id IS NOT NULL THEN
         linked := existing.patient_id;
         UPDATE scr.source_identifier
-        SET demographics = p_demographics, nhs_number = nhs, nhs_number_received = nhs_text,
-            nhs_number_problem = nhs_problem, nhs_number_status = nhs_status,
-            given_name = given, family_name = family, birth_date = birth, sex = sex_value,
-            postcode = postcode_value, address = address_value, death_date = death,
-            gp_practice = practice, received_at = statement_timestamp()
+        SET demographics = p_demographics, nhs_number = d.nhs_number,
+            nhs_number_received = d.nhs_number_received,
+            nhs_number_problem = d.nhs_number_problem, nhs_number_status = d.nhs_number_status,
+            given_name = d.given_name, family_name = d.family_name, birth_date = d.birth_date, sex = d.sex,
+            postcode = d.postcode, address = d.address, death_date = d.death_date,
+            gp_practice = d.gp_practice, received_at = statement_timestamp()
         WHERE patient_id = existing.patient_id
           AND source_identifier_id = existing.source_identifier_id;
         -- Changed demographics can break a link, or show two patients are one.
         IF (existing.given_name, existing.family_name, existing.birth_date, existing.nhs_number,
-            existing.postcode) IS DISTINCT FROM (given, family, birth, nhs, postcode_value) THEN
+            existing.postcode)
+           IS DISTINCT FROM (d.given_name, d.family_name, d.birth_date, d.nhs_number, d.postcode) THEN
             PERFORM scr._relink(existing.patient_id, existing.source_identifier_id, d, p_source,
                                 p_local_id);
         END IF;
@@ -469,11 +449,11 @@ BEGIN
 
     linked_record := linked;
     linked := scr.current_patient_id(linked);
-    IF nhs IS NOT NULL AND birth IS NOT NULL THEN
+    IF d.nhs_number IS NOT NULL AND d.birth_date IS NOT NULL THEN
         -- Later senders of this pair link here (a pair another patient
         -- already holds is left to linkage review).
         INSERT INTO scr.patient_link_key (patient_id, nhs_number, birth_date)
-        VALUES (linked, nhs, birth)
+        VALUES (linked, d.nhs_number, d.birth_date)
         ON CONFLICT (nhs_number, birth_date) DO NOTHING;
     END IF;
     -- Feeds create legitimate relationships at first contact: the sending
@@ -491,16 +471,16 @@ BEGIN
         INSERT INTO scr.relationship (patient_id, ods_code, kind, created_by)
         VALUES (linked_record, rel.ods_code, rel.kind, p_source);
     END IF;
-    IF practice IS NOT NULL AND practice IS DISTINCT FROM rel.ods_code
-       AND EXISTS (SELECT FROM scr.organisation o WHERE o.ods_code = practice)
-       AND NOT scr._had_care_relationship(linked_record, practice) THEN
+    IF d.gp_practice IS NOT NULL AND d.gp_practice IS DISTINCT FROM rel.ods_code
+       AND EXISTS (SELECT FROM scr.organisation o WHERE o.ods_code = d.gp_practice)
+       AND NOT scr._had_care_relationship(linked_record, d.gp_practice) THEN
         INSERT INTO scr.relationship (patient_id, ods_code, kind, created_by)
-        VALUES (linked_record, practice, 'registration', p_source);
+        VALUES (linked_record, d.gp_practice, 'registration', p_source);
     END IF;
 
-    IF nhs IS NOT NULL THEN
+    IF d.nhs_number IS NOT NULL THEN
         INSERT INTO scr.patient_nhs_number AS h (patient_id, nhs_number, status, source_code)
-        VALUES (linked, nhs, nhs_status, p_source)
+        VALUES (linked, d.nhs_number, d.nhs_number_status, p_source)
         ON CONFLICT (patient_id, nhs_number)
         DO UPDATE SET last_seen = statement_timestamp(), status = coalesce(excluded.status, h.status);
     END IF;

@@ -64,7 +64,8 @@ SELECT send('lk_care', 'C3', '{"given_name": "  aisha ", "family_name": "OKONKWO
     "address": "3, Mill Rd., Bradford"}') = :aisha AS noise_and_double_barrelled;
 
 -- Twins never link: a hospital record for Harry without his NHS number
--- goes to review (the given name disagrees), not to Oliver.
+-- links to Harry, never to Oliver (the given name disagrees); a third twin,
+-- Jack, goes to review with Oliver rather than joining either.
 SELECT send('lk_pas', 'H3', '{"given_name": "Harry", "family_name": "Quennell", "birth_date": "2001-05-06",
     "sex": "male", "postcode": "WF1 2BB", "address": "8 Grange Road, Wakefield"}') = :harry AS harry_is_harry;
 SELECT send('lk_pas', 'H4', '{"given_name": "Jack", "family_name": "Quennell", "birth_date": "2001-05-06",

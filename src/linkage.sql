@@ -668,6 +668,7 @@ CREATE FUNCTION scr._link_duplicates(p_patient_id bigint, p_source_identifier_id
 LANGUAGE plpgsql SET search_path = pg_catalog, scr, pg_temp AS $$
 DECLARE
     between_them smallint[];
+    probs record;
 BEGIN
     IF scr._kept_apart(p_patient_id, l.also_patient_id) THEN
         RETURN;
@@ -678,9 +679,10 @@ BEGIN
     FROM scr.source_identifier a, scr.source_identifier b
     WHERE a.source_identifier_id = l.source_identifier_id
       AND b.source_identifier_id = l.also_source_identifier_id;
+    probs := scr._linkage_probabilities();
     IF scr._link_conflict(between_them, (scr.linkage_settings()).household_guard)
-       OR scr._link_score(between_them, (scr._linkage_probabilities()).m,
-                          (scr._linkage_probabilities()).u, NULL, NULL) < (scr.linkage_thresholds()).link_threshold THEN
+       OR scr._link_score(between_them, probs.m, probs.u, NULL, NULL)
+          < (scr.linkage_thresholds()).link_threshold THEN
         PERFORM scr._queue_link_review(p_patient_id, p_source_identifier_id, 'new_record',
                                        l.also_patient_id, l.also_source_identifier_id, l.also_score,
                                        l.also_levels, 'also matches another patient, which conflicts with the first');
@@ -718,8 +720,7 @@ DECLARE
     root bigint := scr.current_patient_id(p_record_patient);
     t record := scr.linkage_thresholds();
     guard boolean := (scr.linkage_settings()).household_guard;
-    mv double precision[] := (scr._linkage_probabilities()).m;
-    uv double precision[] := (scr._linkage_probabilities()).u;
+    probs record := scr._linkage_probabilities();
     candidate record;
     top record;
     records integer := 0;
@@ -729,7 +730,7 @@ BEGIN
     -- The other records of its patient, best match first.
     FOR candidate IN
         SELECT o.source_identifier_id, pl.lv AS levels,
-               scr._link_score(pl.lv, mv, uv, NULL, NULL) AS score,
+               scr._link_score(pl.lv, probs.m, probs.u, NULL, NULL) AS score,
                scr._link_conflict(pl.lv, guard) AS conflict
         FROM scr.source_identifier me
         JOIN scr.source_identifier o
@@ -902,6 +903,9 @@ DECLARE
     kb scr.link_keys;
     lv smallint[];
     w double precision[];
+    probs record;
+    t record;
+    total double precision;
 BEGIN
     PERFORM scr._linkage_check_operator('scr.explain_match');
     ka := scr._link_keys(scr._parse_person(a));
@@ -911,8 +915,10 @@ BEGIN
                            ka.given_aliases,
                            kb.given_key, kb.family_key, kb.given_phonetic, kb.family_phonetic,
                            kb.birth_date, kb.sex, kb.postcode_key, kb.address_key, kb.nhs_number);
-    w := scr._link_weights(lv, (scr._linkage_probabilities()).m, (scr._linkage_probabilities()).u,
-                           ka.tf_given, ka.tf_family);
+    probs := scr._linkage_probabilities();
+    t := scr.linkage_thresholds();
+    w := scr._link_weights(lv, probs.m, probs.u, ka.tf_given, ka.tf_family);
+    total := (SELECT sum(x) FROM unnest(w) x);
     RETURN QUERY
     SELECT x.comparison, x.level, x.label, x.weight FROM (
     SELECT c.n, c.comparison, lv[c.n] AS level, coalesce(d.label, 'missing') AS label, w[c.n] AS weight
@@ -921,10 +927,10 @@ BEGIN
     LEFT JOIN scr.linkage_weight_default d ON d.comparison = c.comparison AND d.level = lv[c.n]
     UNION ALL
     SELECT 8, 'total', NULL::smallint,
-           CASE WHEN (SELECT sum(x) FROM unnest(w) x) >= (scr.linkage_thresholds()).link_threshold THEN 'at or above the link threshold'
-                WHEN (SELECT sum(x) FROM unnest(w) x) >= (scr.linkage_thresholds()).review_threshold THEN 'between the thresholds'
+           CASE WHEN total >= t.link_threshold THEN 'at or above the link threshold'
+                WHEN total >= t.review_threshold THEN 'between the thresholds'
                 ELSE 'below the review threshold' END,
-           (SELECT sum(x) FROM unnest(w) x)) x
+           total) x
     ORDER BY x.n;
 END
 $$;
@@ -1009,8 +1015,9 @@ RETURNS TABLE (comparison text, level smallint, m double precision, u double pre
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
 DECLARE
     side integer := greatest(ceil(sqrt(greatest(sample_pairs, 10000)))::integer, 100);
-    mv double precision[] := (scr._linkage_probabilities()).m;
-    uv double precision[] := (scr._linkage_probabilities()).u;
+    probs record := scr._linkage_probabilities();
+    mv double precision[] := probs.m;
+    uv double precision[] := probs.u;
     est record;
     names text[] := ARRAY['given_name', 'family_name', 'birth_date', 'sex', 'postcode', 'address', 'nhs_number'];
 BEGIN

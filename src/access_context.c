@@ -159,11 +159,13 @@ access_context_init(void)
 
 /*
  * Refuse a token.  The message says why but never echoes the token (it
- * would reach the server log and the client).
+ * would reach the server log and the client).  The refusal is audited
+ * first, outside this transaction.
  */
 static void pg_attribute_noreturn()
 token_refused(const char *why)
 {
+	audit_refusal(0, "context", psprintf("context token refused: %s", why));
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 			 errmsg("context token refused: %s", why)));
@@ -499,10 +501,13 @@ open_login_context(PG_FUNCTION_ARGS)
 					 "WHERE l.role_name = $1 AND rp.active AND p.active", 1, args);
 	SPI_finish();
 	if (row == NULL)
+	{
+		audit_refusal(0, "context", psprintf("login \"%s\" is not mapped to an active role profile", login));
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("login \"%s\" is not mapped to an active role profile", login),
 				 errhint("An operator maps logins in scr.login_role_profile.")));
+	}
 	rp = row;
 	professional = strchr(rp, '|');
 	*professional++ = '\0';

@@ -632,6 +632,14 @@ consent_denies(PatientRules *rules, text *kind, text *category)
 	return false;
 }
 
+/* A row is let through: its patient's read is audited (audit_read.c). */
+static Datum
+let_through(int64 patient_id)
+{
+	audit_note_read(patient_id);
+	PG_RETURN_BOOL(true);
+}
+
 /* scr.may_read_patient(patient_id bigint) returns boolean */
 PG_FUNCTION_INFO_V1(may_read_patient);
 Datum
@@ -642,7 +650,9 @@ may_read_patient(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_BOOL(false);
 	c = current_cache();
-	PG_RETURN_BOOL(c != NULL && c->demographics && related(c, PG_GETARG_INT64(0)));
+	if (c != NULL && c->demographics && related(c, PG_GETARG_INT64(0)))
+		return let_through(PG_GETARG_INT64(0));
+	PG_RETURN_BOOL(false);
 }
 
 /*
@@ -711,14 +721,14 @@ may_read_entry(PG_FUNCTION_ARGS)
 				int			j;
 
 				if (text_equals(PG_GETARG_TEXT_PP(4), c->ods_code))
-					PG_RETURN_BOOL(true);
+					return let_through(PG_GETARG_INT64(0));
 				for (j = 0; rules && j < rules->nrules; j++)
 					if (!rules->rules[j].deny && text_equals(category, rules->rules[j].category))
-						PG_RETURN_BOOL(true);
+						return let_through(PG_GETARG_INT64(0));
 				PG_RETURN_BOOL(false);
 			}
 	}
-	PG_RETURN_BOOL(true);
+	return let_through(PG_GETARG_INT64(0));
 }
 
 /*
@@ -898,6 +908,7 @@ may_report(PG_FUNCTION_ARGS)
 			if (text_equals(category, pc->sealed[i]))
 				PG_RETURN_BOOL(false);
 	}
+	audit_note_report();
 	PG_RETURN_BOOL(true);
 }
 
@@ -918,5 +929,8 @@ may_use_secondary(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(false);
 	pc = current_population();
 	id = PG_GETARG_INT64(0);
-	PG_RETURN_BOOL(!in_set(pc->dissent, id) && !in_set(pc->opted_out, id));
+	if (in_set(pc->dissent, id) || in_set(pc->opted_out, id))
+		PG_RETURN_BOOL(false);
+	audit_note_secondary();
+	PG_RETURN_BOOL(true);
 }

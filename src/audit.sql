@@ -1,7 +1,15 @@
--- Audit of writes to patient data (src/audit_trigger.c).  Reads, the hash
--- chain and the privacy-officer reports are the audit issue's next steps.
+-- The audit trail (docs/audit.md).  This file: the events table and the
+-- audit of writes (src/audit_trigger.c).  Reads: src/audit_read.c and
+-- audit_queue.c; the hash chain: audit_seal.c; reports: audit_reports.sql.
 
--- One event per patient per statement, shaped after FHIR AuditEvent: when,
+-- This cluster's system identifier: events remember the cluster they were
+-- inserted in, so a restored copy seals its own (src/audit_seal.c).
+CREATE FUNCTION scr.audit_system_identifier() RETURNS bigint
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION scr.audit_system_identifier() IS
+    'this cluster''s system identifier (pg_control), recorded on every audit event';
+
+-- One event per patient per statement (or per refusal), shaped after FHIR AuditEvent: when,
 -- what action (C create, R read, U update, D delete, E execute), on what,
 -- for which patient, by whom (the acting professional, role profile,
 -- organisation and purpose when a context is open; always the calling
@@ -27,11 +35,16 @@ CREATE TABLE scr.audit_event (
     application_name    text,
     txid                bigint,
     statement_hash      text,
+    break_glass_id      bigint,
+    inserted_xact       xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id(),
+    inserted_system     bigint NOT NULL DEFAULT scr.audit_system_identifier(),
     PRIMARY KEY (recorded_at, audit_event_id)
 ) PARTITION BY RANGE (recorded_at);
 CREATE INDEX audit_event_patient_idx ON scr.audit_event (patient_id, recorded_at);
+CREATE INDEX audit_event_seal_idx ON scr.audit_event (inserted_system, inserted_xact);
+CREATE INDEX audit_event_break_glass_idx ON scr.audit_event (break_glass_id) WHERE break_glass_id IS NOT NULL;
 COMMENT ON TABLE scr.audit_event IS
-    'Audit events (append-only): who wrote which patient''s data, when, from where';
+    'Audit events (append-only): who read or wrote which patient''s data, when, from where, with what outcome';
 CREATE TABLE scr.audit_event_default PARTITION OF scr.audit_event DEFAULT;
 
 CREATE FUNCTION scr.audit_refuse_change() RETURNS trigger

@@ -93,6 +93,7 @@ audit_write(PG_FUNCTION_ARGS)
 	if (SPI_execute_with_args(sql.data, 7, types, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "scr: could not write the audit event");
 	SPI_finish();
+	audit_queue_note_write();
 	return PointerGetDatum(NULL);
 }
 

@@ -129,6 +129,7 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     IF NOT scr.may_read_patient(record_consent.patient_id) THEN
+        PERFORM scr.audit_refusal(record_consent.patient_id, 'record_consent', 'no legitimate relationship');
         RAISE EXCEPTION 'no legitimate relationship with patient %', record_consent.patient_id
             USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -190,6 +191,7 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     IF NOT scr.may_read_patient(withdraw_consent.patient_id) THEN
+        PERFORM scr.audit_refusal(withdraw_consent.patient_id, 'withdraw_consent', 'no legitimate relationship');
         RAISE EXCEPTION 'no legitimate relationship with patient %', withdraw_consent.patient_id
             USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -217,6 +219,7 @@ DECLARE
     granted integer;
     expires timestamptz;
     problem text;
+    grant_id bigint;
 BEGIN
     IF scr.context_professional() IS NULL THEN
         RAISE EXCEPTION 'no acting professional' USING ERRCODE = 'insufficient_privilege',
@@ -242,17 +245,27 @@ BEGIN
         problem := 'the duration must be positive';
     END IF;
     IF problem IS NOT NULL THEN
-        -- A refusal is an error, and an alert written here would roll back
-        -- with it: recording refusals durably is the audit layer's work
-        -- (it writes outside the caller's transaction).
+        -- A refusal is an error: the audit event is written outside this
+        -- transaction, so it stays.
+        PERFORM scr.audit_refusal(break_glass.patient_id, 'break_glass', 'break-glass refused: ' || problem);
         RAISE EXCEPTION 'break-glass refused: %', problem USING ERRCODE = 'insufficient_privilege';
     END IF;
     granted := least(coalesce(minutes, cap), cap);
     expires := statement_timestamp() + make_interval(mins => granted);
-    INSERT INTO scr.break_glass (patient_id, professional_id, role_profile_id, ods_code, reason_code,
+    INSERT INTO scr.break_glass AS b (patient_id, professional_id, role_profile_id, ods_code, reason_code,
                                  reason_text, overrides_dissent, expires_at)
     VALUES (break_glass.patient_id, scr.context_professional(), scr.context_role_profile(),
-            scr.context_organisation(), reason_code, btrim(reason_text), override_dissent, expires);
+            scr.context_organisation(), reason_code, btrim(reason_text), override_dissent, expires)
+    RETURNING b.break_glass_id INTO grant_id;
+    -- The start of emergency access (DICOM 110127-shaped); its end is
+    -- recorded by scr.audit_break_glass_ends when it expires or is ended.
+    INSERT INTO scr.audit_event (action, event_type, outcome_reason, professional_id, role_profile_id,
+                                 ods_code, purpose, caller, patient_id, object_table, row_count,
+                                 break_glass_id, client_addr, application_name, txid, statement_hash)
+    VALUES ('E', 'break-glass-start', reason_code || ': ' || btrim(reason_text), scr.context_professional(),
+            scr.context_role_profile(), scr.context_organisation(), scr.context_purpose(), session_user,
+            break_glass.patient_id, 'break_glass', 1, grant_id, inet_client_addr(),
+            current_setting('application_name'), txid_current(), md5(current_query()));
     INSERT INTO scr.privacy_alert (patient_id, kind, professional_id, role_profile_id, ods_code, detail)
     VALUES (break_glass.patient_id, CASE WHEN override_dissent THEN 'dissent_overridden' ELSE 'break_glass' END,
             scr.context_professional(), scr.context_role_profile(), scr.context_organisation(),

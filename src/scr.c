@@ -26,5 +26,7 @@ _PG_init(void)
 	access_context_init();
 	access_policy_init();
 	linkage_init();
+	audit_queue_init();
+	audit_read_init();
 	MarkGUCPrefixReserved(SCR_GUC_PREFIX);
 }

@@ -90,6 +90,7 @@ DECLARE
     root bigint := scr.current_patient_id(patient_summary.patient_id);
 BEGIN
     IF root IS NULL OR NOT scr.may_read_patient(root) THEN
+        PERFORM scr.audit_refusal(patient_summary.patient_id, 'patient_summary', 'no legitimate relationship');
         RAISE EXCEPTION 'no legitimate relationship with patient %', patient_summary.patient_id
             USING ERRCODE = 'insufficient_privilege';
     END IF;

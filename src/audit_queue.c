@@ -1,0 +1,757 @@
+/*
+ * audit_queue.c
+ *		The queue that carries audit events out of the transaction that made
+ *		them, and the background worker that writes them.
+ *
+ * A read must stay audited when the reading transaction rolls back, fails
+ * or is READ ONLY, so a reader cannot write its own events.  It puts them
+ * in a ring in shared memory instead, one ring per database, and a
+ * background worker connected to that database inserts them into
+ * scr.audit_event in transactions of its own.  The worker is started on
+ * demand (by the first event, or by a transaction that wrote events and
+ * needs sealing) and leaves after scr.audit_worker_idle seconds without
+ * work, so that DROP DATABASE is not held up for long.  While it runs it
+ * also seals the hash chain (scr.audit_seal) and records the end of expired
+ * break-glass grants.
+ *
+ * Full queue: a backend waits up to scr.audit_queue_wait for room, then
+ * fails: the statement that read errors before more is read (fail closed).
+ * Events are never dropped; ones that cannot be queued while a transaction
+ * aborts go to the server log, whole.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/condition_variable.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "scr.h"
+
+/* How many databases can have events queued at once. */
+#define AUDIT_QUEUE_DATABASES 8
+
+/* Events the worker writes in one transaction. */
+#define AUDIT_WRITE_BATCH 256
+
+typedef enum
+{
+	WORKER_NONE,
+	WORKER_STARTING,
+	WORKER_RUNNING
+} WorkerState;
+
+/* One database's ring.  head and tail count events ever queued/written. */
+typedef struct AuditQueue
+{
+	Oid			dboid;
+	WorkerState worker_state;
+	TimestampTz worker_started;
+	int			worker_pid;
+	Latch	   *worker_latch;
+	uint64		head;
+	uint64		tail;
+	bool		seal_wanted;
+	ConditionVariable written;
+} AuditQueue;
+
+typedef struct AuditShared
+{
+	LWLock	   *lock;
+	int			slots;			/* events per ring */
+	AuditQueue	queues[AUDIT_QUEUE_DATABASES];
+	AuditRecord records[FLEXIBLE_ARRAY_MEMBER];	/* slots per ring, ring by ring */
+} AuditShared;
+
+static AuditShared *audit_shared = NULL;
+
+/* scr.audit_queue_size: events each database's ring holds. */
+static int	audit_queue_size = 4096;
+
+/* scr.audit_queue_wait: how long a backend waits for room, ms. */
+static int	audit_queue_wait = 10000;
+
+/* scr.audit_worker_idle: seconds without work before the worker leaves. */
+static int	audit_worker_idle = 2;
+
+/* scr.audit_seal_interval: seconds between the worker's seals. */
+static int	audit_seal_interval = 1;
+
+static shmem_request_hook_type prev_shmem_request = NULL;
+static shmem_startup_hook_type prev_shmem_startup = NULL;
+
+/* This backend wrote audit rows in the current transaction. */
+static bool wrote_events = false;
+
+static volatile sig_atomic_t worker_stopping = false;
+
+PGDLLEXPORT void audit_worker_main(Datum arg);
+
+static Size
+audit_shmem_size(void)
+{
+	return add_size(offsetof(AuditShared, records),
+					mul_size(sizeof(AuditRecord),
+							 mul_size(AUDIT_QUEUE_DATABASES, audit_queue_size)));
+}
+
+static void
+audit_shmem_request(void)
+{
+	if (prev_shmem_request)
+		prev_shmem_request();
+	RequestAddinShmemSpace(audit_shmem_size());
+	RequestNamedLWLockTranche("scr_audit_queue", 1);
+}
+
+static void
+audit_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup)
+		prev_shmem_startup();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	audit_shared = ShmemInitStruct("scr audit queue", audit_shmem_size(), &found);
+	if (!found)
+	{
+		int			i;
+
+		memset(audit_shared, 0, offsetof(AuditShared, records));
+		audit_shared->lock = &(GetNamedLWLockTranche("scr_audit_queue"))->lock;
+		audit_shared->slots = audit_queue_size;
+		for (i = 0; i < AUDIT_QUEUE_DATABASES; i++)
+			ConditionVariableInit(&audit_shared->queues[i].written);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * A transaction that wrote audit rows asks for a seal.  Before commit the
+ * worker may be started (that can fail, and may here); after commit only
+ * its latch is set.
+ */
+static void audit_queue_xact_callback(XactEvent event, void *arg);
+
+void
+audit_queue_init(void)
+{
+	DefineCustomIntVariable("scr.audit_queue_size",
+							"Audit events each database's queue holds before readers wait.",
+							NULL,
+							&audit_queue_size,
+							4096, 64, 1048576,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("scr.audit_queue_wait",
+							"How long a statement waits for room in a full audit queue before it fails.",
+							NULL,
+							&audit_queue_wait,
+							10000, 0, 600000,
+							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("scr.audit_worker_idle",
+							"Seconds without work after which a database's audit worker exits.",
+							NULL,
+							&audit_worker_idle,
+							2, 1, 4,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("scr.audit_seal_interval",
+							"Seconds between the audit worker's seals of the hash chain.",
+							NULL,
+							&audit_seal_interval,
+							1, 1, 3600,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	RegisterXactCallback(audit_queue_xact_callback, NULL);
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	prev_shmem_request = shmem_request_hook;
+	shmem_request_hook = audit_shmem_request;
+	prev_shmem_startup = shmem_startup_hook;
+	shmem_startup_hook = audit_shmem_startup;
+}
+
+/* Whether events can be queued at all (scr was preloaded). */
+bool
+audit_queue_available(void)
+{
+	return audit_shared != NULL;
+}
+
+static void
+require_queue(void)
+{
+	if (audit_shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("scr cannot audit reads: it is not in shared_preload_libraries"),
+				 errdetail("Patient data is not shown without an audit."),
+				 errhint("Add scr to shared_preload_libraries and restart the server.")));
+}
+
+/*
+ * The ring for this database, claimed if need be.  Caller holds the lock
+ * (released before an error).
+ */
+static AuditQueue *
+my_queue(void)
+{
+	AuditQueue *free_queue = NULL;
+	int			i;
+
+	for (i = 0; i < AUDIT_QUEUE_DATABASES; i++)
+	{
+		AuditQueue *q = &audit_shared->queues[i];
+
+		if (q->dboid == MyDatabaseId)
+			return q;
+		if (free_queue == NULL &&
+			(q->dboid == InvalidOid ||
+			 (q->worker_state == WORKER_NONE && q->head == q->tail)))
+			free_queue = q;
+	}
+	if (free_queue == NULL)
+	{
+		LWLockRelease(audit_shared->lock);
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("audit queues of %d databases are in use", AUDIT_QUEUE_DATABASES),
+				 errhint("Wait for the audit workers of other databases to finish.")));
+	}
+	free_queue->dboid = MyDatabaseId;
+	free_queue->head = free_queue->tail = 0;
+	free_queue->seal_wanted = false;
+	return free_queue;
+}
+
+/*
+ * Start the database's worker unless it runs.  A start that has not
+ * reported for ten seconds is taken to have failed and is tried again.
+ * Caller holds the lock.  Returns false when no worker slot is free.
+ */
+static bool
+ensure_worker(AuditQueue *q)
+{
+	BackgroundWorker worker;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (q->worker_state == WORKER_RUNNING ||
+		(q->worker_state == WORKER_STARTING &&
+		 !TimestampDifferenceExceeds(q->worker_started, now, 10000)))
+		return true;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "scr");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "audit_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "scr audit writer");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "scr audit writer");
+	worker.bgw_main_arg = Int32GetDatum(q - audit_shared->queues);
+	worker.bgw_notify_pid = 0;
+	if (!RegisterDynamicBackgroundWorker(&worker, NULL))
+		return false;
+	q->worker_state = WORKER_STARTING;
+	q->worker_started = now;
+	return true;
+}
+
+static AuditRecord *
+ring(AuditQueue *q)
+{
+	return audit_shared->records + (q - audit_shared->queues) * audit_shared->slots;
+}
+
+/*
+ * Wait until this database's ring has room for n events, or fail.  Called
+ * before a statement shows patient data, so a full queue refuses the read.
+ */
+static AuditQueue *
+wait_for_room(int n, bool may_wait)
+{
+	TimestampTz deadline = GetCurrentTimestamp() + (TimestampTz) audit_queue_wait * 1000;
+	AuditQueue *q;
+
+	for (;;)
+	{
+		bool		started;
+
+		LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
+		q = my_queue();
+		started = ensure_worker(q);
+		if (q->head - q->tail + n <= (uint64) audit_shared->slots)
+			return q;			/* lock still held */
+		LWLockRelease(audit_shared->lock);
+
+		if (!may_wait)
+			return NULL;
+		if (GetCurrentTimestamp() >= deadline)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("the audit queue is full"),
+					 errdetail(started ? "The audit writer has not kept up for %d ms." :
+							   "No background worker slot is free for the audit writer (%d ms).",
+							   audit_queue_wait),
+					 errhint("Patient data is not shown while its reading cannot be audited. "
+							 "Check the server log for the audit writer, or raise max_worker_processes.")));
+		ConditionVariableTimedSleep(&q->written, 100, PG_WAIT_EXTENSION);
+	}
+}
+
+void
+audit_queue_wait_for_room(void)
+{
+	require_queue();
+	wait_for_room(1, true);
+	LWLockRelease(audit_shared->lock);
+	ConditionVariableCancelSleep();
+}
+
+/*
+ * Queue n events for this database.  With may_wait, waits for room (and
+ * fails after scr.audit_queue_wait); without it (a transaction aborting)
+ * returns false when they do not fit.
+ */
+bool
+audit_queue_put(const AuditRecord *records, int n, bool may_wait)
+{
+	int			done = 0;
+
+	require_queue();
+	while (done < n)
+	{
+		int			chunk = Min(n - done, audit_shared->slots / 2);
+		AuditQueue *q = wait_for_room(chunk, may_wait);
+		AuditRecord *slots;
+		Latch	   *latch;
+		int			i;
+
+		if (q == NULL)
+		{
+			ConditionVariableCancelSleep();
+			return false;
+		}
+		slots = ring(q);
+		for (i = 0; i < chunk; i++)
+			slots[(q->head + i) % audit_shared->slots] = records[done + i];
+		q->head += chunk;
+		latch = q->worker_latch;
+		LWLockRelease(audit_shared->lock);
+		ConditionVariableCancelSleep();
+		if (latch)
+			SetLatch(latch);
+		done += chunk;
+	}
+	return true;
+}
+
+/* scr.audit_write (the write trigger) calls this: the events need a seal. */
+void
+audit_queue_note_write(void)
+{
+	wrote_events = true;
+}
+
+static void
+audit_queue_xact_callback(XactEvent event, void *arg pg_attribute_unused())
+{
+	AuditQueue *q;
+
+	if (!wrote_events || audit_shared == NULL)
+		return;
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+			LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
+			q = my_queue();
+			ensure_worker(q);
+			q->seal_wanted = true;
+			LWLockRelease(audit_shared->lock);
+			break;
+		case XACT_EVENT_COMMIT:
+			wrote_events = false;
+			/* Reading a pointer-sized field without the lock is atomic. */
+			for (q = audit_shared->queues; q < audit_shared->queues + AUDIT_QUEUE_DATABASES; q++)
+				if (q->dboid == MyDatabaseId && q->worker_latch)
+					SetLatch(q->worker_latch);
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+			wrote_events = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * scr.audit_flush(timeout interval) returns boolean: wait until every event
+ * this database has queued so far is written (for tests, and for operators
+ * before a backup).  False when the timeout passes first.
+ */
+PG_FUNCTION_INFO_V1(audit_flush);
+Datum
+audit_flush(PG_FUNCTION_ARGS)
+{
+	Interval   *timeout = PG_GETARG_INTERVAL_P(0);
+	TimestampTz deadline;
+	uint64		target;
+	bool		done = false;
+	AuditQueue *q;
+
+	require_queue();
+	deadline = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+													   TimestampTzGetDatum(GetCurrentTimestamp()),
+													   IntervalPGetDatum(timeout)));
+	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
+	q = my_queue();
+	target = q->head;
+	LWLockRelease(audit_shared->lock);
+	for (;;)
+	{
+		LWLockAcquire(audit_shared->lock, LW_SHARED);
+		done = q->dboid != MyDatabaseId || q->tail >= target;
+		LWLockRelease(audit_shared->lock);
+		if (done || GetCurrentTimestamp() >= deadline)
+			break;
+		ConditionVariableTimedSleep(&q->written, 100, PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+	PG_RETURN_BOOL(done);
+}
+
+/*
+ * scr.audit_queue_status(): each database's queue: queued and written
+ * counts and the worker's pid (for monitoring).
+ */
+PG_FUNCTION_INFO_V1(audit_queue_status);
+Datum
+audit_queue_status(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			i;
+
+	require_queue();
+	InitMaterializedSRF(fcinfo, 0);
+	LWLockAcquire(audit_shared->lock, LW_SHARED);
+	for (i = 0; i < AUDIT_QUEUE_DATABASES; i++)
+	{
+		AuditQueue *q = &audit_shared->queues[i];
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
+
+		if (q->dboid == InvalidOid)
+			continue;
+		values[0] = ObjectIdGetDatum(q->dboid);
+		values[1] = Int64GetDatum((int64) (q->head - q->tail));
+		values[2] = Int64GetDatum((int64) q->tail);
+		values[3] = Int32GetDatum(audit_shared->slots);
+		values[4] = Int32GetDatum(q->worker_pid);
+		nulls[4] = q->worker_state != WORKER_RUNNING;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	LWLockRelease(audit_shared->lock);
+	return (Datum) 0;
+}
+
+/* ---- the worker ---- */
+
+static void
+worker_sigterm(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	worker_stopping = true;
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
+static AuditQueue *worker_queue = NULL;
+
+/* The worker is gone: a later event starts another. */
+static void
+worker_detach(int code pg_attribute_unused(), Datum arg pg_attribute_unused())
+{
+	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
+	if (worker_queue->worker_pid == MyProcPid)
+	{
+		worker_queue->worker_state = WORKER_NONE;
+		worker_queue->worker_latch = NULL;
+		worker_queue->worker_pid = 0;
+	}
+	LWLockRelease(audit_shared->lock);
+	ConditionVariableBroadcast(&worker_queue->written);
+}
+
+static SPIPlanPtr insert_plan = NULL;
+
+/* Prepare the INSERT once; SPI replans it if the table changes. */
+static void
+prepare_insert(void)
+{
+	Oid			types[17] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, INT2OID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID, INT8OID, TEXTOID,
+	TEXTOID, INT8OID, TEXTOID};
+
+	if (insert_plan)
+		return;
+	insert_plan = SPI_prepare("INSERT INTO scr.audit_event (recorded_at, action, event_type, outcome,"
+							  " outcome_reason, professional_id, role_profile_id, ods_code, purpose,"
+							  " caller, patient_id, object_table, row_count, client_addr,"
+							  " application_name, txid, statement_hash)"
+							  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
+							  " $14::inet, $15, $16, $17)",
+							  17, types);
+	if (insert_plan == NULL || SPI_keepplan(insert_plan) != 0)
+		elog(ERROR, "scr audit writer: could not prepare the insert: %s",
+			 SPI_result_code_string(SPI_result));
+}
+
+static Datum
+text_or_null(const char *s, char *null)
+{
+	*null = s[0] == '\0' ? 'n' : ' ';
+	return s[0] == '\0' ? (Datum) 0 : CStringGetTextDatum(s);
+}
+
+static void
+insert_record(const AuditRecord *r)
+{
+	Datum		v[17];
+	char		n[17];
+	char		action[2] = {r->action, '\0'};
+
+	memset(n, ' ', sizeof(n));
+	v[0] = TimestampTzGetDatum(r->recorded_at);
+	v[1] = CStringGetTextDatum(action);
+	v[2] = CStringGetTextDatum(r->event_type);
+	v[3] = Int16GetDatum(r->outcome);
+	v[4] = text_or_null(r->outcome_reason, &n[4]);
+	v[5] = text_or_null(r->professional_id, &n[5]);
+	v[6] = text_or_null(r->role_profile_id, &n[6]);
+	v[7] = text_or_null(r->ods_code, &n[7]);
+	v[8] = text_or_null(r->purpose, &n[8]);
+	v[9] = CStringGetTextDatum(r->caller);
+	v[10] = Int64GetDatum(r->patient_id);
+	n[10] = r->patient_id == 0 ? 'n' : ' ';
+	v[11] = CStringGetTextDatum(r->object_table);
+	v[12] = Int64GetDatum(r->row_count);
+	v[13] = text_or_null(r->client_addr, &n[13]);
+	v[14] = text_or_null(r->application_name, &n[14]);
+	v[15] = Int64GetDatum((int64) r->txid);
+	n[15] = r->txid == 0 ? 'n' : ' ';
+	v[16] = text_or_null(r->statement_hash, &n[16]);
+	if (SPI_execute_plan(insert_plan, v, n, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "scr audit writer: could not insert an audit event");
+}
+
+static void
+worker_begin(const char *activity)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, activity);
+}
+
+static void
+worker_end(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/* Whether the extension is still installed here. */
+static bool
+extension_present(void)
+{
+	bool		present;
+
+	worker_begin("checking for scr");
+	present = SPI_execute("SELECT FROM pg_catalog.pg_extension WHERE extname = 'scr'", true, 0) == SPI_OK_SELECT &&
+		SPI_processed == 1;
+	worker_end();
+	return present;
+}
+
+/*
+ * Write what is queued, a batch per transaction.  The tail moves only
+ * after the batch commits, so a batch that fails is written again by the
+ * next worker.  Returns how many were written.
+ */
+static uint64
+write_queued(AuditQueue *q)
+{
+	AuditRecord *batch = palloc(sizeof(AuditRecord) * AUDIT_WRITE_BATCH);
+	uint64		written = 0;
+
+	for (;;)
+	{
+		int			n;
+		int			i;
+
+		LWLockAcquire(audit_shared->lock, LW_SHARED);
+		n = (int) Min(q->head - q->tail, AUDIT_WRITE_BATCH);
+		for (i = 0; i < n; i++)
+			batch[i] = ring(q)[(q->tail + i) % audit_shared->slots];
+		LWLockRelease(audit_shared->lock);
+		if (n == 0)
+			break;
+
+		worker_begin("writing audit events");
+		prepare_insert();
+		for (i = 0; i < n; i++)
+			insert_record(&batch[i]);
+		worker_end();
+
+		LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
+		q->tail += n;
+		LWLockRelease(audit_shared->lock);
+		ConditionVariableBroadcast(&q->written);
+		written += n;
+	}
+	pfree(batch);
+	return written;
+}
+
+/* Seal the chain and record expired break-glass grants. */
+static void
+seal(void)
+{
+	worker_begin("sealing audit events");
+	if (SPI_execute("SELECT scr.audit_seal(), scr.audit_break_glass_ends()", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "scr audit writer: could not seal");
+	worker_end();
+}
+
+void
+audit_worker_main(Datum arg)
+{
+	AuditQueue *q = &audit_shared->queues[DatumGetInt32(arg)];
+	TimestampTz last_work;
+	TimestampTz last_seal = 0;
+	bool		unsealed = true;
+
+	pqsignal(SIGTERM, worker_sigterm);
+	BackgroundWorkerUnblockSignals();
+	worker_queue = q;
+	before_shmem_exit(worker_detach, (Datum) 0);
+
+	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
+	if (q->worker_state == WORKER_RUNNING || q->dboid == InvalidOid)
+	{
+		/* Another worker got here first, or the ring was given up. */
+		LWLockRelease(audit_shared->lock);
+		cancel_before_shmem_exit(worker_detach, (Datum) 0);
+		proc_exit(0);
+	}
+	q->worker_state = WORKER_RUNNING;
+	q->worker_pid = MyProcPid;
+	q->worker_latch = MyLatch;
+	LWLockRelease(audit_shared->lock);
+
+	BackgroundWorkerInitializeConnectionByOid(q->dboid, InvalidOid, 0);
+	pgstat_report_appname("scr audit writer");
+	SetConfigOption("search_path", "pg_catalog", PGC_SUSET, PGC_S_OVERRIDE);
+
+	if (!extension_present())
+	{
+		LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
+		if (q->head != q->tail)
+			ereport(WARNING,
+					(errmsg("scr audit writer: extension scr is gone from this database; %llu queued events are discarded",
+							(unsigned long long) (q->head - q->tail))));
+		q->tail = q->head;
+		LWLockRelease(audit_shared->lock);
+		proc_exit(0);
+	}
+
+	last_work = GetCurrentTimestamp();
+	for (;;)
+	{
+		TimestampTz now;
+		bool		wanted;
+
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		if (write_queued(q) > 0)
+		{
+			last_work = GetCurrentTimestamp();
+			unsealed = true;
+		}
+		LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
+		wanted = q->seal_wanted;
+		q->seal_wanted = false;
+		LWLockRelease(audit_shared->lock);
+		if (wanted)
+		{
+			unsealed = true;
+			last_work = GetCurrentTimestamp();
+		}
+
+		now = GetCurrentTimestamp();
+		if (unsealed && (worker_stopping ||
+						 TimestampDifferenceExceeds(last_seal, now, audit_seal_interval * 1000)))
+		{
+			seal();
+			last_seal = GetCurrentTimestamp();
+			unsealed = false;
+		}
+
+		if (worker_stopping ||
+			TimestampDifferenceExceeds(last_work, now, audit_worker_idle * 1000))
+		{
+			bool		empty;
+
+			if (unsealed)
+			{
+				seal();
+				unsealed = false;
+			}
+			/* Leave only with nothing queued and nothing asked for. */
+			LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
+			empty = q->head == q->tail && !q->seal_wanted;
+			if (empty)
+			{
+				q->worker_state = WORKER_NONE;
+				q->worker_latch = NULL;
+				q->worker_pid = 0;
+			}
+			LWLockRelease(audit_shared->lock);
+			if (empty)
+				proc_exit(0);
+		}
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 250, PG_WAIT_EXTENSION);
+	}
+}

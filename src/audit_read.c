@@ -64,6 +64,9 @@ static AuditRecord read_template;
 
 static int	exec_nesting = 0;
 
+/* scr.audit_reads: off only for a superuser's benchmark baseline. */
+static bool audit_reads = true;
+
 static ExecutorRun_hook_type prev_executor_run = NULL;
 static ExecutorFinish_hook_type prev_executor_finish = NULL;
 static ExecutorEnd_hook_type prev_executor_end = NULL;
@@ -95,6 +98,8 @@ audit_note_read(int64 patient_id)
 {
 	bool		found;
 
+	if (!audit_reads)
+		return;
 	if (last_read && last_read->patient_id == patient_id)
 	{
 		last_read->rows++;
@@ -121,6 +126,8 @@ audit_note_read(int64 patient_id)
 void
 audit_note_report(void)
 {
+	if (!audit_reads)
+		return;
 	if (!capturing())
 		start_capture();
 	report_rows++;
@@ -129,6 +136,8 @@ audit_note_report(void)
 void
 audit_note_secondary(void)
 {
+	if (!audit_reads)
+		return;
 	if (!capturing())
 		start_capture();
 	secondary_rows++;
@@ -467,6 +476,14 @@ audit_read_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 void
 audit_read_init(void)
 {
+	DefineCustomBoolVariable("scr.audit_reads",
+							 "Audit reads of patient data (one event per patient per statement).",
+							 "Only a superuser may turn it off, for a benchmark's baseline; "
+							 "refusals and writes are audited regardless.",
+							 &audit_reads,
+							 true,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
 	prev_executor_run = ExecutorRun_hook;
 	ExecutorRun_hook = audit_executor_run;
 	prev_executor_finish = ExecutorFinish_hook;

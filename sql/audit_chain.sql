@@ -82,6 +82,26 @@ SELECT * FROM scr.audit_head();
 SELECT count(*) FROM scr.audit_seal;
 \set ON_ERROR_STOP 1
 RESET ROLE;
+-- No application role can disable the triggers, drop, or write (they own
+-- nothing): each shipped role tries.
+CREATE FUNCTION pg_temp.tries(who text, sql text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('SET LOCAL ROLE %I', who);
+    EXECUTE sql;
+    RETURN 'ALLOWED';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE;
+END
+$$;
+SELECT r.who, c.what, pg_temp.tries(r.who, c.sql) AS result
+FROM unnest(ARRAY['scr_feed', 'scr_clinical_gateway', 'scr_reporting', 'scr_secondary_use',
+                  'scr_privacy_officer', 'scr_admin']) AS r(who),
+     (VALUES ('disable trigger', 'ALTER TABLE scr.audit_event DISABLE TRIGGER ALL'),
+             ('drop seals', 'DROP TABLE scr.audit_seal'),
+             ('insert event', 'INSERT INTO scr.audit_event (action, event_type, caller, object_table, row_count) VALUES (''R'', ''read'', ''x'', ''x'', 1)'),
+             ('insert seal', 'INSERT INTO scr.audit_seal (system_identifier, xact_lo, event_count, events_hash, seal_hash) VALUES (1, ''0'', 1, ''\x'', ''\x'')'),
+             ('delete events', 'DELETE FROM scr.audit_event')) AS c(what, sql)
+ORDER BY 1, 2;
 -- Sealing needs READ COMMITTED: a repeatable-read snapshot could miss
 -- transactions that ended before the seal.
 BEGIN ISOLATION LEVEL REPEATABLE READ;

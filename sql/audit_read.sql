@@ -15,6 +15,13 @@ SELECT loaded FROM scr.ingest_batch('qrp', '[
  {"type": "entry", "local_id": "ann", "entry": {"kind": "problem", "source_ref": "a1", "source_timestamp": "2024-01-01", "status": "active", "display": "Ann problem 1"}},
  {"type": "entry", "local_id": "ann", "entry": {"kind": "problem", "source_ref": "a2", "source_timestamp": "2024-01-02", "status": "active", "display": "Ann problem 2"}},
  {"type": "entry", "local_id": "bob", "entry": {"kind": "medication", "source_ref": "b1", "source_timestamp": "2024-01-01", "status": "active", "display": "Bob medication"}}]');
+-- Dee has one entry of every kind.
+SELECT scr.ingest_person('qrp', 'dee', '{"given_name": "Dee", "family_name": "Reade"}') AS dee \gset
+SELECT loaded FROM scr.ingest_batch('qrp', (
+    SELECT jsonb_agg(jsonb_build_object('type', 'entry', 'local_id', 'dee', 'entry',
+                     jsonb_build_object('kind', k.kind, 'source_ref', 'd-' || k.kind, 'display', 'Dee ' || k.kind,
+                                        'source_timestamp', '2024-01-01', 'status', 'active')))
+    FROM scr.entry_kind k));
 SELECT loaded FROM scr.ingest_batch('qrh', '[{"type": "entry", "local_id": "cyd", "entry": {"kind": "problem", "source_ref": "c1", "source_timestamp": "2024-01-01", "status": "active", "display": "Cyd problem"}}]');
 INSERT INTO scr.professional (professional_id, name) VALUES ('q_gp', 'Dr Read'), ('q_rec', 'Read Receptionist');
 INSERT INTO scr.role_profile VALUES ('rp_q_gp', 'q_gp', 'QRP', 'R8000'), ('rp_q_rec', 'q_rec', 'QRP', 'R8008');
@@ -26,6 +33,7 @@ SELECT scr.mint_context_token('qgw', 'q_gp', 'rp_q_gp', 'QRP', 'TREAT', NULL, 60
        scr.mint_context_token('qgw', 'q_gp', 'rp_q_gp', 'QRP', 'TREAT', NULL, 600) AS t4,
        scr.mint_context_token('qgw', 'q_gp', 'rp_q_gp', 'QRP', 'TREAT', NULL, 600) AS t5,
        scr.mint_context_token('qgw', 'q_gp', 'rp_q_gp', 'QRP', 'ETREAT', NULL, 600) AS t6,
+       scr.mint_context_token('qgw', 'q_gp', 'rp_q_gp', 'QRP', 'TREAT', NULL, 600) AS t7,
        scr.mint_context_token('qgw', 'q_rec', 'rp_q_rec', 'QRP', 'TREAT', NULL, 600) AS rec \gset
 SELECT coalesce(max(audit_event_id), 0) AS before FROM scr.audit_event \gset
 
@@ -36,7 +44,7 @@ SELECT count(*) AS without_context FROM scr.entry;
 -- 1. One statement over two patients: one event each, with its row count.
 BEGIN;
 SELECT scr.open_context(:'t1');
-SELECT display FROM scr.clinical_entry ORDER BY display;
+SELECT display FROM scr.clinical_entry WHERE patient_id IN (:ann, :bob) ORDER BY display;
 -- 2. A view over one kind, and a function.
 SELECT display FROM scr.problems WHERE patient_id = :bob;
 SELECT count(*) AS ann_entries FROM scr.patient_entries(:ann);
@@ -57,7 +65,7 @@ BEGIN;
 SELECT scr.open_context(:'t4');
 SET TRANSACTION READ ONLY;
 COPY (SELECT display FROM scr.entry WHERE patient_id = :bob) TO STDOUT;
-COPY scr.entry (display) TO STDOUT;
+COPY scr.entry (display) TO STDOUT;  -- every patient's rows, Dee's too
 COMMIT;
 -- 6. Refusals: a bad token, a patient without a relationship, break-glass
 -- without the emergency-access activity.
@@ -72,7 +80,24 @@ SELECT scr.open_context(:'rec');
 SELECT scr.break_glass(:cyd, 'emergency', 'unconscious in the waiting room');
 ROLLBACK;
 \set ON_ERROR_STOP 1
--- 7. Break-glass: its start and end are events, and what is read under it
+-- 7. Every clinical view: one of Dee's entries of each kind, read through
+-- the view for its kind; each statement's event names the view.
+BEGIN;
+SELECT scr.open_context(:'t7');
+SELECT count(*) AS problems FROM scr.problems WHERE patient_id = :dee;
+SELECT count(*) AS medications FROM scr.medications WHERE patient_id = :dee;
+SELECT count(*) AS allergies FROM scr.allergies WHERE patient_id = :dee;
+SELECT count(*) AS encounters FROM scr.encounters WHERE patient_id = :dee;
+SELECT count(*) AS observations FROM scr.observations WHERE patient_id = :dee;
+SELECT count(*) AS procedures FROM scr.procedures WHERE patient_id = :dee;
+SELECT count(*) AS documents FROM scr.documents WHERE patient_id = :dee;
+SELECT count(*) AS alerts FROM scr.alerts WHERE patient_id = :dee;
+SELECT count(*) AS social_care_assessments FROM scr.social_care_assessments WHERE patient_id = :dee;
+SELECT count(*) AS end_of_life_preferences FROM scr.end_of_life_preferences WHERE patient_id = :dee;
+SELECT count(*) AS care_plans FROM scr.care_plans WHERE patient_id = :dee;
+SELECT count(*) AS summary_kinds FROM scr.patient_summary(:dee);
+COMMIT;
+-- 8. Break-glass: its start and end are events, and what is read under it
 -- is audited like any read.
 BEGIN;
 SELECT scr.open_context(:'t6');
@@ -86,7 +111,7 @@ SET search_path = public, scr;
 -- Everything queued is written by the worker.
 SELECT scr.audit_flush('30 seconds') AS flushed;
 SELECT event_type, action, outcome,
-       CASE patient_id WHEN :ann THEN 'ann' WHEN :bob THEN 'bob' WHEN :cyd THEN 'cyd' END AS patient,
+       CASE patient_id WHEN :ann THEN 'ann' WHEN :bob THEN 'bob' WHEN :cyd THEN 'cyd' WHEN :dee THEN 'dee' END AS patient,
        object_table, row_count, professional_id, role_profile_id, purpose, caller, outcome_reason,
        txid IS NULL AS no_txid, length(statement_hash) AS hash_length
 FROM scr.audit_event

@@ -36,6 +36,8 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
@@ -80,6 +82,8 @@ typedef struct AuditShared
 
 static AuditShared *audit_shared = NULL;
 
+static AuditRecord *ring(AuditQueue *q);
+
 /* scr.audit_queue_size: events each database's ring holds. */
 static int	audit_queue_size = 4096;
 
@@ -119,6 +123,43 @@ audit_shmem_request(void)
 	RequestNamedLWLockTranche("scr_audit_queue", 1);
 }
 
+/* An event that cannot be written goes to the server log, whole. */
+void
+audit_record_log(const AuditRecord *r)
+{
+	ereport(LOG,
+			(errmsg("scr audit event not written to scr.audit_event: action %c, type %s, outcome %d, patient " INT64_FORMAT
+					", object %s, rows " INT64_FORMAT ", professional %s, role profile %s, organisation %s,"
+					" purpose %s, caller %s, client %s, application %s, transaction " UINT64_FORMAT
+					", statement md5 %s, at %s, reason %s",
+					r->action, r->event_type, r->outcome, r->patient_id, r->object_table,
+					r->row_count, r->professional_id, r->role_profile_id, r->ods_code,
+					r->purpose, r->caller, r->client_addr, r->application_name, r->txid,
+					r->statement_hash, timestamptz_to_str(r->recorded_at), r->outcome_reason)));
+}
+
+/*
+ * The postmaster is about to drop shared memory (shutdown, or
+ * reinitialisation after a crash): every child has exited, so events still
+ * queued will never be written.  They go to the log instead.
+ */
+static void
+audit_log_unwritten(int code pg_attribute_unused(), Datum arg pg_attribute_unused())
+{
+	int			i;
+
+	if (audit_shared == NULL)
+		return;
+	for (i = 0; i < AUDIT_QUEUE_DATABASES; i++)
+	{
+		AuditQueue *q = &audit_shared->queues[i];
+		uint64		at;
+
+		for (at = q->tail; at < q->head; at++)
+			audit_record_log(&ring(q)[at % audit_shared->slots]);
+	}
+}
+
 static void
 audit_shmem_startup(void)
 {
@@ -139,6 +180,8 @@ audit_shmem_startup(void)
 			ConditionVariableInit(&audit_shared->queues[i].written);
 	}
 	LWLockRelease(AddinShmemInitLock);
+	if (!IsUnderPostmaster)
+		on_shmem_exit(audit_log_unwritten, (Datum) 0);
 }
 
 /*
@@ -207,11 +250,11 @@ require_queue(void)
 }
 
 /*
- * The ring for this database, claimed if need be.  Caller holds the lock
- * (released before an error).
+ * The ring for this database, claimed if need be; NULL when every ring is
+ * another database's.  Caller holds the lock.
  */
 static AuditQueue *
-my_queue(void)
+find_queue(void)
 {
 	AuditQueue *free_queue = NULL;
 	int			i;
@@ -227,7 +270,22 @@ my_queue(void)
 			 (q->worker_state == WORKER_NONE && q->head == q->tail)))
 			free_queue = q;
 	}
-	if (free_queue == NULL)
+	if (free_queue)
+	{
+		free_queue->dboid = MyDatabaseId;
+		free_queue->head = free_queue->tail = 0;
+		free_queue->seal_wanted = false;
+	}
+	return free_queue;
+}
+
+/* find_queue, or an error (the lock is released first). */
+static AuditQueue *
+my_queue(void)
+{
+	AuditQueue *q = find_queue();
+
+	if (q == NULL)
 	{
 		LWLockRelease(audit_shared->lock);
 		ereport(ERROR,
@@ -235,10 +293,7 @@ my_queue(void)
 				 errmsg("audit queues of %d databases are in use", AUDIT_QUEUE_DATABASES),
 				 errhint("Wait for the audit workers of other databases to finish.")));
 	}
-	free_queue->dboid = MyDatabaseId;
-	free_queue->head = free_queue->tail = 0;
-	free_queue->seal_wanted = false;
-	return free_queue;
+	return q;
 }
 
 /*
@@ -380,10 +435,14 @@ audit_queue_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
+			/* Without a free ring the seal waits for a later worker. */
 			LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
-			q = my_queue();
-			ensure_worker(q);
-			q->seal_wanted = true;
+			q = find_queue();
+			if (q)
+			{
+				ensure_worker(q);
+				q->seal_wanted = true;
+			}
 			LWLockRelease(audit_shared->lock);
 			break;
 		case XACT_EVENT_COMMIT:
@@ -503,13 +562,17 @@ worker_detach(int code pg_attribute_unused(), Datum arg pg_attribute_unused())
 
 static SPIPlanPtr insert_plan = NULL;
 
-/* Prepare the INSERT once; SPI replans it if the table changes. */
+/*
+ * Prepare the INSERT once: a batch is one statement, its columns passed as
+ * arrays and unnested.  SPI replans it if the table changes.
+ */
 static void
 prepare_insert(void)
 {
-	Oid			types[17] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, INT2OID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID, INT8OID, TEXTOID,
-	TEXTOID, INT8OID, TEXTOID};
+	Oid			types[17] = {TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT2ARRAYOID,
+		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+		INT8ARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID,
+	TEXTARRAYOID};
 
 	if (insert_plan)
 		return;
@@ -517,50 +580,101 @@ prepare_insert(void)
 							  " outcome_reason, professional_id, role_profile_id, ods_code, purpose,"
 							  " caller, patient_id, object_table, row_count, client_addr,"
 							  " application_name, txid, statement_hash)"
-							  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
-							  " $14::inet, $15, $16, $17)",
+							  " SELECT u.a, u.b, u.c, u.d, u.e, u.f, u.g, u.h, u.i, u.j, u.k, u.l, u.m,"
+							  " u.n::pg_catalog.inet, u.o, u.p, u.q"
+							  " FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
+							  " pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
+							  " pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8),"
+							  " pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11),"
+							  " pg_catalog.unnest($12), pg_catalog.unnest($13), pg_catalog.unnest($14),"
+							  " pg_catalog.unnest($15), pg_catalog.unnest($16), pg_catalog.unnest($17))"
+							  " AS u(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q)",
 							  17, types);
 	if (insert_plan == NULL || SPI_keepplan(insert_plan) != 0)
 		elog(ERROR, "scr audit writer: could not prepare the insert: %s",
 			 SPI_result_code_string(SPI_result));
 }
 
+/* One text column of a batch as text[]; empty strings become NULL. */
 static Datum
-text_or_null(const char *s, char *null)
+text_column(const AuditRecord *batch, int n, size_t offset, bool null_if_empty)
 {
-	*null = s[0] == '\0' ? 'n' : ' ';
-	return s[0] == '\0' ? (Datum) 0 : CStringGetTextDatum(s);
+	Datum	   *values = palloc(sizeof(Datum) * n);
+	bool	   *nulls = palloc(sizeof(bool) * n);
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		const char *field = (const char *) &batch[i] + offset;
+
+		nulls[i] = null_if_empty && field[0] == '\0';
+		values[i] = nulls[i] ? (Datum) 0 : CStringGetTextDatum(field);
+	}
+	return PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs, TEXTOID, -1, false,
+											  TYPALIGN_INT));
 }
 
+/* One 64-bit column of a batch as bigint[]; zero becomes NULL if asked. */
+static Datum
+int8_column(const AuditRecord *batch, int n, size_t offset, bool null_if_zero)
+{
+	Datum	   *values = palloc(sizeof(Datum) * n);
+	bool	   *nulls = palloc(sizeof(bool) * n);
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		int64		v;
+
+		memcpy(&v, (const char *) &batch[i] + offset, sizeof(v));
+		nulls[i] = null_if_zero && v == 0;
+		values[i] = Int64GetDatum(v);
+	}
+	return PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs, INT8OID, 8,
+											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/* Insert a batch of events in one statement. */
 static void
-insert_record(const AuditRecord *r)
+insert_batch(const AuditRecord *batch, int n)
 {
 	Datum		v[17];
-	char		n[17];
-	char		action[2] = {r->action, '\0'};
+	Datum	   *times = palloc(sizeof(Datum) * n);
+	Datum	   *outcomes = palloc(sizeof(Datum) * n);
+	Datum	   *actions = palloc(sizeof(Datum) * n);
+	int			i;
 
-	memset(n, ' ', sizeof(n));
-	v[0] = TimestampTzGetDatum(r->recorded_at);
-	v[1] = CStringGetTextDatum(action);
-	v[2] = CStringGetTextDatum(r->event_type);
-	v[3] = Int16GetDatum(r->outcome);
-	v[4] = text_or_null(r->outcome_reason, &n[4]);
-	v[5] = text_or_null(r->professional_id, &n[5]);
-	v[6] = text_or_null(r->role_profile_id, &n[6]);
-	v[7] = text_or_null(r->ods_code, &n[7]);
-	v[8] = text_or_null(r->purpose, &n[8]);
-	v[9] = CStringGetTextDatum(r->caller);
-	v[10] = Int64GetDatum(r->patient_id);
-	n[10] = r->patient_id == 0 ? 'n' : ' ';
-	v[11] = CStringGetTextDatum(r->object_table);
-	v[12] = Int64GetDatum(r->row_count);
-	v[13] = text_or_null(r->client_addr, &n[13]);
-	v[14] = text_or_null(r->application_name, &n[14]);
-	v[15] = Int64GetDatum((int64) r->txid);
-	n[15] = r->txid == 0 ? 'n' : ' ';
-	v[16] = text_or_null(r->statement_hash, &n[16]);
-	if (SPI_execute_plan(insert_plan, v, n, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "scr audit writer: could not insert an audit event");
+	for (i = 0; i < n; i++)
+	{
+		char		action[2] = {batch[i].action, '\0'};
+
+		times[i] = TimestampTzGetDatum(batch[i].recorded_at);
+		outcomes[i] = Int16GetDatum(batch[i].outcome);
+		actions[i] = CStringGetTextDatum(action);
+	}
+	v[0] = PointerGetDatum(construct_array(times, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	v[1] = PointerGetDatum(construct_array(actions, n, TEXTOID, -1, false, TYPALIGN_INT));
+	v[2] = text_column(batch, n, offsetof(AuditRecord, event_type), false);
+	v[3] = PointerGetDatum(construct_array(outcomes, n, INT2OID, 2, true, TYPALIGN_SHORT));
+	v[4] = text_column(batch, n, offsetof(AuditRecord, outcome_reason), true);
+	v[5] = text_column(batch, n, offsetof(AuditRecord, professional_id), true);
+	v[6] = text_column(batch, n, offsetof(AuditRecord, role_profile_id), true);
+	v[7] = text_column(batch, n, offsetof(AuditRecord, ods_code), true);
+	v[8] = text_column(batch, n, offsetof(AuditRecord, purpose), true);
+	v[9] = text_column(batch, n, offsetof(AuditRecord, caller), false);
+	v[10] = int8_column(batch, n, offsetof(AuditRecord, patient_id), true);
+	v[11] = text_column(batch, n, offsetof(AuditRecord, object_table), false);
+	v[12] = int8_column(batch, n, offsetof(AuditRecord, row_count), false);
+	v[13] = text_column(batch, n, offsetof(AuditRecord, client_addr), true);
+	v[14] = text_column(batch, n, offsetof(AuditRecord, application_name), true);
+	v[15] = int8_column(batch, n, offsetof(AuditRecord, txid), true);
+	v[16] = text_column(batch, n, offsetof(AuditRecord, statement_hash), true);
+	if (SPI_execute_plan(insert_plan, v, NULL, false, 0) != SPI_OK_INSERT || SPI_processed != (uint64) n)
+		elog(ERROR, "scr audit writer: could not insert %d audit events", n);
 }
 
 static void
@@ -623,8 +737,7 @@ write_queued(AuditQueue *q)
 
 		worker_begin("writing audit events");
 		prepare_insert();
-		for (i = 0; i < n; i++)
-			insert_record(&batch[i]);
+		insert_batch(batch, n);
 		worker_end();
 
 		LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);

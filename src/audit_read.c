@@ -254,21 +254,6 @@ audit_record_fill(AuditRecord *rec, char action, const char *event_type)
 	}
 }
 
-/* An event that cannot be queued goes to the server log, whole. */
-static void
-log_record(const AuditRecord *r)
-{
-	ereport(LOG,
-			(errmsg("scr audit event not queued: action %c, type %s, outcome %d, patient " INT64_FORMAT
-					", object %s, rows " INT64_FORMAT ", professional %s, role profile %s, organisation %s,"
-					" purpose %s, caller %s, client %s, application %s, transaction " UINT64_FORMAT
-					", statement md5 %s, at %s, reason %s",
-					r->action, r->event_type, r->outcome, r->patient_id, r->object_table,
-					r->row_count, r->professional_id, r->role_profile_id, r->ods_code,
-					r->purpose, r->caller, r->client_addr, r->application_name, r->txid,
-					r->statement_hash, timestamptz_to_str(r->recorded_at), r->outcome_reason)));
-}
-
 static void
 reset_capture(void)
 {
@@ -366,7 +351,7 @@ flush_reads(bool aborting)
 		int			i;
 
 		for (i = 0; i < n; i++)
-			log_record(&records[i]);
+			audit_record_log(&records[i]);
 	}
 	reset_capture();
 }
@@ -387,7 +372,7 @@ audit_refusal(int64 patient_id, const char *object, const char *reason)
 	copy_clipped(rec.object_table, object, sizeof(rec.object_table));
 	copy_clipped(rec.outcome_reason, reason, sizeof(rec.outcome_reason));
 	if (!queue_quietly(&rec, 1))
-		log_record(&rec);
+		audit_record_log(&rec);
 }
 
 PG_FUNCTION_INFO_V1(audit_refusal_sql);

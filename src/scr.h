@@ -68,6 +68,7 @@ extern bool audit_queue_available(void);
 extern void audit_queue_wait_for_room(void);
 extern bool audit_queue_put(const AuditRecord *records, int n, bool may_wait);
 extern void audit_queue_note_write(void);
+extern void audit_record_log(const AuditRecord *r);
 
 /* audit_read.c */
 extern void audit_read_init(void);

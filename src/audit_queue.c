@@ -750,14 +750,28 @@ write_queued(AuditQueue *q)
 	return written;
 }
 
-/* Seal the chain and record expired break-glass grants. */
-static void
+/*
+ * Seal the chain and record expired break-glass grants.  Returns whether
+ * committed events remain unsealed (a transaction older than them was still
+ * running): the worker then seals again later rather than leave them.
+ */
+static bool
 seal(void)
 {
+	bool		left;
+	bool		isnull;
+
 	worker_begin("sealing audit events");
 	if (SPI_execute("SELECT scr.audit_seal(), scr.audit_break_glass_ends()", false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "scr audit writer: could not seal");
+	if (SPI_execute("SELECT EXISTS (SELECT FROM scr.audit_event e WHERE e.inserted_system = scr.audit_system_identifier()"
+					" AND e.inserted_xact >= coalesce((SELECT s.xact_hi FROM scr.audit_seal s"
+					" WHERE s.system_identifier = scr.audit_system_identifier() ORDER BY s.seal_id DESC LIMIT 1), '0'::pg_catalog.xid8))",
+					false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "scr audit writer: could not check the seal");
+	left = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	worker_end();
+	return left;
 }
 
 void
@@ -835,9 +849,8 @@ audit_worker_main(Datum arg)
 		if (unsealed && (worker_stopping ||
 						 TimestampDifferenceExceeds(last_seal, now, audit_seal_interval * 1000)))
 		{
-			seal();
+			unsealed = seal();
 			last_seal = GetCurrentTimestamp();
-			unsealed = false;
 		}
 
 		if (worker_stopping ||
@@ -845,14 +858,19 @@ audit_worker_main(Datum arg)
 		{
 			bool		empty;
 
-			if (unsealed)
+			/*
+			 * Seal once more before leaving unless a seal ran since the last
+			 * work: a writer that asked for a seal just before its commit
+			 * became visible is covered then.
+			 */
+			if (worker_stopping || last_seal <= last_work)
 			{
-				seal();
-				unsealed = false;
+				unsealed = seal();
+				last_seal = GetCurrentTimestamp();
 			}
-			/* Leave only with nothing queued and nothing asked for. */
+			/* Leave only with nothing queued, asked for or left unsealed. */
 			LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
-			empty = q->head == q->tail && !q->seal_wanted;
+			empty = q->head == q->tail && !q->seal_wanted && (!unsealed || worker_stopping);
 			if (empty)
 			{
 				q->worker_state = WORKER_NONE;

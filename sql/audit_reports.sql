@@ -25,9 +25,9 @@ CREATE ROLE regress_report_officer LOGIN IN ROLE scr_privacy_officer;
 SELECT scr.mint_context_token('ogw', 'o_gp', 'rp_o_gp', 'PGP', 'TREAT', NULL, 600) AS t1,
        scr.mint_context_token('ogw', 'o_gp', 'rp_o_gp', 'PGP', 'ETREAT', NULL, 600) AS t2,
        scr.mint_context_token('ogw', 'o_gp', 'rp_o_gp', 'PGP', 'TREAT', NULL, 600) AS t3 \gset
--- No working hours at all, for now: every read is out of hours.
-CREATE TABLE saved_hours AS SELECT * FROM scr.working_hours;
-DELETE FROM scr.working_hours;
+-- The area's working hours, for now: one second a day, so every read is
+-- out of hours.
+INSERT INTO scr.working_hours (isodow, opens, closes) SELECT d, '00:00', '00:00:01' FROM generate_series(1, 7) d;
 
 \c - regress_report_gw
 SET search_path = public, scr;
@@ -66,13 +66,13 @@ FROM scr.access_without_relationship_report WHERE professional_id = 'o_gp' ORDER
 SELECT CASE patient_id WHEN :eve THEN 'eve' WHEN :fay THEN 'fay' WHEN :dee THEN 'dee' END AS patient, count(*)
 FROM scr.same_name_or_address_report WHERE professional_id = 'o_gp' GROUP BY 1 ORDER BY 1;
 SELECT same_family_name, same_address FROM scr.same_name_or_address_report WHERE professional_id = 'o_gp';
--- With no working hours set, all three patients' reads are out of hours.
+-- With one working second a day, all three patients' reads are out of hours.
 SELECT count(DISTINCT patient_id) AS out_of_hours_patients
 FROM scr.out_of_hours_report WHERE professional_id = 'o_gp';
 RESET ROLE;
-INSERT INTO scr.working_hours SELECT * FROM saved_hours;
-DROP TABLE saved_hours;
-SELECT isodow, opens, closes, time_zone FROM scr.working_hours ORDER BY isodow;
+-- Without rows of the area's own, the shipped hours are in force again.
+DELETE FROM scr.working_hours;
+SELECT isodow, opens, closes, time_zone FROM scr.working_hours_in_force ORDER BY isodow;
 SET ROLE regress_report_officer;
 
 -- An event as a FHIR AuditEvent.

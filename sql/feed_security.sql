@@ -45,7 +45,8 @@ WHERE c.relnamespace = 'scr'::regnamespace AND c.relkind = 'r'
        OR has_table_privilege('public', c.oid, 'DELETE') OR has_table_privilege('public', c.oid, 'TRUNCATE'));
 -- Every table's rows are kept by pg_dump, but for read-only reference tables
 -- that the install script fills: NHS number status codes, the linkage
--- blocking rules and default match weights.
+-- blocking rules and default match weights, the care task workflow and the
+-- shipped working hours.
 SELECT c.relname AS not_dumped
 FROM pg_class c
 WHERE c.relnamespace = 'scr'::regnamespace AND c.relkind IN ('r', 'S')

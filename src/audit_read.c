@@ -26,6 +26,7 @@
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "common/md5.h"
 #include "executor/executor.h"
 #include "fmgr.h"
@@ -38,6 +39,7 @@
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "scr.h"
@@ -144,9 +146,11 @@ audit_note_secondary(void)
 }
 
 /*
- * Add the scr relations a finished query used to the statement's objects.
- * The access decision's own cache queries (run with forced row security
- * waived) are not what the statement read.
+ * Add the scr relations a finished query read patient data through to the
+ * statement's objects: views, and tables under row-level security (the
+ * configuration tables an access check or a trigger reads are not what was
+ * read).  The access decision's own cache queries (run with forced row
+ * security waived) are left out too.
  */
 static void
 note_objects(QueryDesc *queryDesc)
@@ -164,15 +168,25 @@ note_objects(QueryDesc *queryDesc)
 	foreach(lc, queryDesc->plannedstmt->rtable)
 	{
 		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
-		char	   *name;
+		HeapTuple	tuple;
+		Form_pg_class form;
+		const char *name;
 		size_t		len;
 		const char *at;
 
-		if (rte->rtekind != RTE_RELATION || get_rel_namespace(rte->relid) != scr_namespace)
+		if (rte->rtekind != RTE_RELATION)
 			continue;
-		name = get_rel_name(rte->relid);
-		if (name == NULL)
+		tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(rte->relid));
+		if (!HeapTupleIsValid(tuple))
 			continue;
+		form = (Form_pg_class) GETSTRUCT(tuple);
+		if (form->relnamespace != scr_namespace ||
+			!(form->relkind == RELKIND_VIEW || form->relrowsecurity))
+		{
+			ReleaseSysCache(tuple);
+			continue;
+		}
+		name = NameStr(form->relname);
 		len = strlen(name);
 		/* Already listed? */
 		for (at = strstr(read_objects, name); at; at = strstr(at + 1, name))
@@ -184,7 +198,7 @@ note_objects(QueryDesc *queryDesc)
 				strcat(read_objects, ",");
 			strcat(read_objects, name);
 		}
-		pfree(name);
+		ReleaseSysCache(tuple);
 	}
 }
 

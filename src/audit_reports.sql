@@ -16,18 +16,29 @@ COMMENT ON COLUMN scr.professional.home_address IS
     'optional: the professional''s home address, for the same-address access report';
 
 -- Working hours, per ISO day of the week (1 Monday .. 7 Sunday), in the
--- area's time zone; a day without a row has none.  Configuration.
-CREATE TABLE scr.working_hours (
+-- area's time zone; a day without a row has none.  The area's own rows
+-- (scr.working_hours, dumped) replace the shipped ones
+-- (scr.working_hours_default) as soon as there is one.
+CREATE TABLE scr.working_hours_default (
     isodow      smallint PRIMARY KEY CHECK (isodow BETWEEN 1 AND 7),
     opens       time NOT NULL,
     closes      time NOT NULL CHECK (closes > opens),
     time_zone   text NOT NULL DEFAULT 'Europe/London'
                 CHECK (('2000-01-01 00:00+00'::timestamptz AT TIME ZONE time_zone) IS NOT NULL)
 );
-COMMENT ON TABLE scr.working_hours IS
-    'working hours per ISO weekday, for the out-of-hours access report (edit to suit the area)';
-INSERT INTO scr.working_hours (isodow, opens, closes)
+INSERT INTO scr.working_hours_default (isodow, opens, closes)
 SELECT d, '08:00', '18:30' FROM generate_series(1, 5) d;
+CREATE TABLE scr.working_hours (LIKE scr.working_hours_default INCLUDING ALL);
+COMMENT ON TABLE scr.working_hours_default IS
+    'shipped working hours (Monday to Friday 08:00-18:30, Europe/London), in force while scr.working_hours is empty';
+COMMENT ON TABLE scr.working_hours IS
+    'the area''s working hours per ISO weekday, for the out-of-hours access report; when it has rows they replace the shipped ones';
+CREATE VIEW scr.working_hours_in_force AS
+SELECT w.isodow, w.opens, w.closes, w.time_zone FROM scr.working_hours w
+UNION ALL
+SELECT d.isodow, d.opens, d.closes, d.time_zone FROM scr.working_hours_default d
+WHERE NOT EXISTS (SELECT FROM scr.working_hours);
+COMMENT ON VIEW scr.working_hours_in_force IS 'the working hours the out-of-hours report uses';
 
 -- Accesses: events by an acting professional that showed or changed a
 -- patient's record, or began emergency access.
@@ -145,12 +156,12 @@ SELECT a.audit_event_id, a.recorded_at, a.professional_id, a.role_profile_id, a.
        a.patient_id, a.current_patient_id, a.object_table, a.row_count
 FROM scr.audit_access a
 WHERE a.event_type = 'read'
-  AND NOT EXISTS (SELECT FROM scr.working_hours w
+  AND NOT EXISTS (SELECT FROM scr.working_hours_in_force w
                   WHERE w.isodow = extract(isodow FROM a.recorded_at AT TIME ZONE w.time_zone)
                     AND (a.recorded_at AT TIME ZONE w.time_zone)::time >= w.opens
                     AND (a.recorded_at AT TIME ZONE w.time_zone)::time < w.closes);
 COMMENT ON VIEW scr.out_of_hours_report IS
-    'privacy officers: reads outside working hours (scr.working_hours)';
+    'privacy officers: reads outside working hours (scr.working_hours_in_force)';
 
 -- Reads of patients who share the professional's family name or home
 -- address (as the professional's record and any of the patient's source
@@ -274,11 +285,13 @@ COMMENT ON FUNCTION scr.audit_event_fhir(bigint) IS
 
 REVOKE ALL ON scr.audit_access, scr.break_glass_report, scr.self_claimed_report,
     scr.access_without_relationship_report, scr.out_of_hours_report,
-    scr.same_name_or_address_report, scr.working_hours FROM PUBLIC;
+    scr.same_name_or_address_report, scr.working_hours, scr.working_hours_default,
+    scr.working_hours_in_force FROM PUBLIC;
 GRANT SELECT ON scr.audit_access, scr.break_glass_report, scr.self_claimed_report,
     scr.access_without_relationship_report, scr.out_of_hours_report,
     scr.same_name_or_address_report TO scr_privacy_officer;
-GRANT SELECT ON scr.working_hours TO scr_privacy_officer, scr_admin;
+GRANT SELECT ON scr.working_hours, scr.working_hours_default, scr.working_hours_in_force
+    TO scr_privacy_officer, scr_admin;
 GRANT INSERT, UPDATE, DELETE ON scr.working_hours TO scr_admin;
 REVOKE ALL ON FUNCTION scr.patient_access_report(bigint, timestamptz), scr.audit_event_fhir(bigint),
     scr._audit_check_officer(text) FROM PUBLIC;

@@ -124,7 +124,8 @@ SELECT scr.audit_break_glass_ends() >= 0 AS ends_recorded;
 SELECT event_type, action, professional_id, outcome_reason, break_glass_id IS NOT NULL AS names_grant,
        CASE patient_id WHEN :cyd THEN 'cyd' END AS patient
 FROM scr.audit_event
-WHERE audit_event_id > :before AND event_type LIKE 'break-glass%' ORDER BY audit_event_id;
+WHERE audit_event_id > :before AND event_type LIKE 'break-glass%' AND patient_id = :cyd
+ORDER BY audit_event_id;
 SELECT scr.audit_break_glass_ends() AS ends_recorded_again;
 
 -- The reads' events came from the worker's transactions, not the readers'.

@@ -128,12 +128,52 @@ SELECT record_kind, version, data->>'status' AS status, changed_by
 FROM scr.care_version WHERE record_id IN (:plan, :task1, :task2)
 ORDER BY record_kind, record_id, version;
 COMMIT;
+-- 5. End of Life preferences: recorded, changed (a key left out keeps its
+-- value), exported as FHIR; refusals.
+BEGIN;
+SELECT care_as('k_gp');
+SELECT scr.record_end_of_life(:gil, '{"preferred_place_of_care": "home", "preferred_place_of_death": "home",
+    "cpr_decision": "dnacpr", "cpr_decision_date": "2024-11-01", "cpr_documented_at": "ReSPECT form at home",
+    "key_worker": "k_gp", "prognosis_awareness": "patient_aware", "lasting_power_of_attorney": true,
+    "attorney_details": "Jo Planner (daughter)"}') AS version;
+SELECT scr.record_end_of_life(:gil, '{"preferred_place_of_death": "hospice", "anticipatory_medicines": true,
+    "anticipatory_medicines_date": "2024-11-20"}') AS version;
+SELECT preferred_place_of_care, preferred_place_of_death, cpr_decision, cpr_decision_date, key_worker,
+       anticipatory_medicines, version, ods_code, recorded_by
+FROM scr.end_of_life_record WHERE patient_id = :gil;
+SELECT e->'resource'->>'resourceType' AS resource, coalesce(e#>>'{resource,code,text}', e#>>'{resource,scope,text}',
+       e#>>'{resource,relationship,0,text}', e#>>'{resource,name}') AS what,
+       coalesce(e#>>'{resource,valueString}', e#>>'{resource,valueBoolean}', e#>>'{resource,provision,type}',
+                e#>>'{resource,name,0,text}', e#>>'{resource,participant,0,member,identifier,value}') AS value
+FROM jsonb_array_elements(scr.end_of_life_fhir(:gil)->'entry') e ORDER BY 1, 2;
+SELECT scr.end_of_life_fhir(:gil)#>>'{meta,versionId}' AS fhir_version;
+\set ON_ERROR_STOP 0
+\set VERBOSITY terse
+SAVEPOINT s;
+SELECT scr.record_end_of_life(:gil, '{"favourite_colour": "blue"}');
+ROLLBACK TO s;
+SELECT scr.record_end_of_life(:gil, '{"cpr_decision": "maybe"}');
+ROLLBACK TO s;
+SELECT scr.record_end_of_life(:gil, '{"cpr_decision_date": "soon"}');
+ROLLBACK TO s;
+SELECT scr.record_end_of_life(:gil, '{"cpr_decision_date": null}');
+ROLLBACK TO s;
+SELECT scr.record_end_of_life(:gil, '[1, 2]');
+ROLLBACK TO s;
+SELECT scr.record_end_of_life(:hal, '{"preferred_place_of_care": "home"}');
+ROLLBACK TO s;
+\set VERBOSITY default
+\set ON_ERROR_STOP 1
+SELECT record_kind, version, data->>'preferred_place_of_death' AS place_of_death
+FROM scr.care_version WHERE record_kind = 'end_of_life' ORDER BY version;
+COMMIT;
 -- Without a context: nothing.
 SELECT count(*) AS without_context FROM scr.care_plan;
+SELECT scr.end_of_life_fhir(:gil) IS NULL AS no_export_without_context;
 \c - postgres
 SET search_path = public, scr;
 
--- 5. The audit: writes by professional, reads, and the receptionist's refusal.
+-- 6. The audit: writes by professional, reads, and the receptionist's refusal.
 SELECT scr.audit_flush('30 seconds') AS flushed;
 SELECT event_type, object_table, professional_id, count(*) AS events
 FROM scr.audit_event

@@ -421,7 +421,8 @@ CREATE POLICY read_care_plan_contribution ON scr.care_plan_contribution FOR SELE
 CREATE POLICY read_care_task ON scr.care_task FOR SELECT TO scr_clinical_gateway
     USING (scr.may_read_entry(patient_id, 'care_plan', 'N', NULL, ods_code));
 CREATE POLICY read_care_version ON scr.care_version FOR SELECT TO scr_clinical_gateway
-    USING (scr.may_read_entry(patient_id, 'care_plan', 'N', NULL, coalesce(data->>'ods_code', '')));
+    USING (scr.may_read_entry(patient_id, CASE record_kind WHEN 'end_of_life' THEN 'end_of_life' ELSE 'care_plan' END,
+                              'N', NULL, coalesce(data->>'ods_code', '')));
 
 GRANT SELECT ON scr.overdue_task, scr.my_task TO scr_clinical_gateway;
 GRANT SELECT ON scr.team, scr.team_member, scr.care_plan_category, scr.care_task_transition

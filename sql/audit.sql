@@ -12,6 +12,7 @@ INSERT INTO scr.organisation (ods_code, name, kind) VALUES ('WGP', 'Audit Practi
 INSERT INTO scr.source_system (source_code, ods_code, kind) VALUES ('wgp', 'WGP', 'gp');
 CREATE ROLE regress_audit_feed LOGIN IN ROLE scr_feed;
 INSERT INTO scr.feed_binding VALUES ('regress_audit_feed', 'wgp');
+SELECT scr.audit_flush('30 seconds') AS flushed \gset
 SELECT coalesce(max(audit_event_id), 0) AS before FROM scr.audit_event \gset
 
 SET ROLE regress_audit_feed;

@@ -35,6 +35,7 @@ SELECT scr.mint_context_token('qgw', 'q_gp', 'rp_q_gp', 'QRP', 'TREAT', NULL, 60
        scr.mint_context_token('qgw', 'q_gp', 'rp_q_gp', 'QRP', 'ETREAT', NULL, 600) AS t6,
        scr.mint_context_token('qgw', 'q_gp', 'rp_q_gp', 'QRP', 'TREAT', NULL, 600) AS t7,
        scr.mint_context_token('qgw', 'q_rec', 'rp_q_rec', 'QRP', 'TREAT', NULL, 600) AS rec \gset
+SELECT scr.audit_flush('30 seconds') AS flushed \gset
 SELECT coalesce(max(audit_event_id), 0) AS before FROM scr.audit_event \gset
 
 \c - regress_read_gw

@@ -35,6 +35,7 @@ BEGIN
 END
 $$;
 GRANT EXECUTE ON FUNCTION public.care_as(text) TO regress_care_gw;
+SELECT scr.audit_flush('30 seconds') AS flushed \gset
 SELECT coalesce(max(audit_event_id), 0) AS before FROM scr.audit_event \gset
 
 \c - regress_care_gw

@@ -279,6 +279,22 @@ find_queue(void)
 	return free_queue;
 }
 
+/*
+ * This database's ring, read without the lock (NULL if none): for fast
+ * paths that only need an approximate answer and fall back to the locked
+ * path when it is not the answer they hoped for.
+ */
+static AuditQueue *
+peek_queue(void)
+{
+	int			i;
+
+	for (i = 0; i < AUDIT_QUEUE_DATABASES; i++)
+		if (audit_shared->queues[i].dboid == MyDatabaseId)
+			return &audit_shared->queues[i];
+	return NULL;
+}
+
 /* find_queue, or an error (the lock is released first). */
 static AuditQueue *
 my_queue(void)
@@ -354,6 +370,8 @@ wait_for_room(int n, bool may_wait)
 		started = ensure_worker(q);
 		if (q->head - q->tail + n <= (uint64) audit_shared->slots)
 			return q;			/* lock still held */
+		if (q->worker_latch)
+			SetLatch(q->worker_latch);
 		LWLockRelease(audit_shared->lock);
 
 		if (!may_wait)
@@ -374,7 +392,13 @@ wait_for_room(int n, bool may_wait)
 void
 audit_queue_wait_for_room(void)
 {
+	AuditQueue *q;
+
 	require_queue();
+	/* Usually the writer runs and the ring has room: no lock needed. */
+	q = peek_queue();
+	if (q && q->worker_state == WORKER_RUNNING && q->head - q->tail < (uint64) audit_shared->slots)
+		return;
 	wait_for_room(1, true);
 	LWLockRelease(audit_shared->lock);
 	ConditionVariableCancelSleep();
@@ -408,7 +432,13 @@ audit_queue_put(const AuditRecord *records, int n, bool may_wait)
 		for (i = 0; i < chunk; i++)
 			slots[(q->head + i) % audit_shared->slots] = records[done + i];
 		q->head += chunk;
-		latch = q->worker_latch;
+		/*
+		 * The writer wakes by itself every 250 ms; waking it for every
+		 * statement would cost the reader a signal and the writer a
+		 * transaction per event.  Wake it early only once an eighth of the
+		 * ring is used.
+		 */
+		latch = (q->head - q->tail >= (uint64) audit_shared->slots / 8) ? q->worker_latch : NULL;
 		LWLockRelease(audit_shared->lock);
 		ConditionVariableCancelSleep();
 		if (latch)
@@ -435,7 +465,15 @@ audit_queue_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-			/* Without a free ring the seal waits for a later worker. */
+			/*
+			 * A running writer that already has a seal asked of it seals
+			 * within scr.audit_seal_interval: nothing to do, no lock.
+			 * Otherwise (without a free ring, the seal waits for a later
+			 * worker).
+			 */
+			q = peek_queue();
+			if (q && q->worker_state == WORKER_RUNNING && q->seal_wanted)
+				break;
 			LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
 			q = find_queue();
 			if (q)
@@ -446,12 +484,6 @@ audit_queue_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 			LWLockRelease(audit_shared->lock);
 			break;
 		case XACT_EVENT_COMMIT:
-			wrote_events = false;
-			/* Reading a pointer-sized field without the lock is atomic. */
-			for (q = audit_shared->queues; q < audit_shared->queues + AUDIT_QUEUE_DATABASES; q++)
-				if (q->dboid == MyDatabaseId && q->worker_latch)
-					SetLatch(q->worker_latch);
-			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PREPARE:
 			wrote_events = false;
@@ -483,6 +515,8 @@ audit_flush(PG_FUNCTION_ARGS)
 	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
 	q = my_queue();
 	target = q->head;
+	if (q->worker_latch)
+		SetLatch(q->worker_latch);
 	LWLockRelease(audit_shared->lock);
 	for (;;)
 	{

@@ -54,6 +54,14 @@ typedef struct PatientReads
 static MemoryContext read_cxt = NULL;
 static HTAB *patient_reads = NULL;
 static PatientReads *last_read = NULL;
+
+/*
+ * Most statements read one patient: the first is kept here, and the hash
+ * is made only when a second appears (making one per statement cost more
+ * than the rest of the audit of a one-patient read).
+ */
+static PatientReads first_read;
+static bool have_first = false;
 static int64 report_rows = 0;
 static int64 secondary_rows = 0;
 static char read_objects[128];
@@ -76,7 +84,7 @@ static ExecutorEnd_hook_type prev_executor_end = NULL;
 static bool
 capturing(void)
 {
-	return patient_reads != NULL || report_rows > 0 || secondary_rows > 0;
+	return have_first || patient_reads != NULL || report_rows > 0 || secondary_rows > 0;
 }
 
 /* First read of a statement: the queue must have room before data flows. */
@@ -107,17 +115,31 @@ audit_note_read(int64 patient_id)
 		last_read->rows++;
 		return;
 	}
+	if (!capturing())
+	{
+		start_capture();
+		have_first = true;
+		first_read.patient_id = patient_id;
+		first_read.rows = 1;
+		last_read = &first_read;
+		return;
+	}
 	if (patient_reads == NULL)
 	{
 		HASHCTL		ctl;
 
-		if (!capturing())
-			start_capture();
 		ctl.keysize = sizeof(int64);
 		ctl.entrysize = sizeof(PatientReads);
 		ctl.hcxt = read_cxt;
 		patient_reads = hash_create("scr patients read", 64, &ctl,
 									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		if (have_first)
+		{
+			PatientReads *moved = hash_search(patient_reads, &first_read.patient_id, HASH_ENTER, NULL);
+
+			moved->rows = first_read.rows;
+			have_first = false;
+		}
 	}
 	last_read = hash_search(patient_reads, &patient_id, HASH_ENTER, &found);
 	if (!found)
@@ -220,6 +242,11 @@ copy_clipped(char *dst, const char *src, size_t size)
 	dst[len] = '\0';
 }
 
+static Oid	caller_oid = InvalidOid;
+static char caller_name[NAMEDATALEN];
+static bool client_known = false;
+static char client_addr[48];
+
 /*
  * Fill in what every event says about its actor and circumstances: the
  * acting professional (when a context is open), the calling role, the
@@ -243,18 +270,27 @@ audit_record_fill(AuditRecord *rec, char action, const char *event_type)
 		copy_clipped(rec->ods_code, access_context_organisation(), sizeof(rec->ods_code));
 		copy_clipped(rec->purpose, access_context_purpose(), sizeof(rec->purpose));
 	}
-	copy_clipped(rec->caller, GetUserNameFromId(GetOuterUserId(), false), sizeof(rec->caller));
+	/* The caller's name and the client's address, looked up once. */
+	if (caller_oid != GetOuterUserId())
 	{
-		/* The client's address, as inet_client_addr() gives it. */
+		caller_oid = GetOuterUserId();
+		copy_clipped(caller_name, GetUserNameFromId(caller_oid, false), sizeof(caller_name));
+	}
+	memcpy(rec->caller, caller_name, sizeof(rec->caller));
+	if (!client_known)
+	{
+		/* As inet_client_addr() gives it. */
 		LOCAL_FCINFO(addr_fcinfo, 0);
 		Datum		addr;
 
 		InitFunctionCallInfoData(*addr_fcinfo, NULL, 0, InvalidOid, NULL, NULL);
 		addr = inet_client_addr(addr_fcinfo);
 		if (!addr_fcinfo->isnull)
-			copy_clipped(rec->client_addr, DatumGetCString(DirectFunctionCall1(inet_out, addr)),
-						 sizeof(rec->client_addr));
+			copy_clipped(client_addr, DatumGetCString(DirectFunctionCall1(inet_out, addr)),
+						 sizeof(client_addr));
+		client_known = true;
 	}
+	memcpy(rec->client_addr, client_addr, sizeof(rec->client_addr));
 	copy_clipped(rec->application_name, application_name, sizeof(rec->application_name));
 	if (FullTransactionIdIsValid(fxid))
 		rec->txid = U64FromFullTransactionId(fxid);
@@ -275,6 +311,7 @@ reset_capture(void)
 		MemoryContextReset(read_cxt);
 	patient_reads = NULL;
 	last_read = NULL;
+	have_first = false;
 	report_rows = secondary_rows = 0;
 	read_objects[0] = '\0';
 }
@@ -322,7 +359,12 @@ build_records(int *n)
 
 	*n = 0;
 	records = palloc((sizeof(AuditRecord)) *
-					 ((patient_reads ? hash_get_num_entries(patient_reads) : 0) + 2));
+					 ((patient_reads ? hash_get_num_entries(patient_reads) : 0) + 3));
+	if (have_first)
+	{
+		aggregate_record(&records[*n], "read", first_read.rows);
+		records[(*n)++].patient_id = first_read.patient_id;
+	}
 	if (patient_reads)
 	{
 		HASH_SEQ_STATUS seq;

@@ -51,6 +51,34 @@ typedef struct PatientWrites
  */
 static SPIPlanPtr insert_plan = NULL;
 
+/*
+ * A statement that touched many patients (a batch in random order) inserts
+ * all its events in one statement: the patients, row counts and entry ids
+ * (as array literals: the lists differ in length) are unnested.
+ */
+static SPIPlanPtr insert_many_plan = NULL;
+
+static void
+prepare_insert_many(void)
+{
+	Oid			types[14] = {TEXTOID, TEXTOID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID};
+	SPIPlanPtr	plan;
+
+	if (insert_many_plan)
+		return;
+	plan = SPI_prepare("INSERT INTO scr.audit_event (action, event_type, object_table, patient_id,"
+					   " row_count, entry_ids, professional_id, role_profile_id, ods_code, purpose,"
+					   " caller, client_addr, application_name, txid, statement_hash)"
+					   " SELECT $1, 'write', $2, u.p, u.r, u.e::bigint[], $6, $7, $8, $9, $10,"
+					   " $11::pg_catalog.inet, $12, $13, $14"
+					   " FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5))"
+					   " AS u(p, r, e)", 14, types);
+	if (plan == NULL || SPI_keepplan(plan) != 0)
+		elog(ERROR, "scr: could not plan the audit insert: %s", SPI_result_code_string(SPI_result));
+	insert_many_plan = plan;
+}
+
 static void
 prepare_insert(void)
 {
@@ -211,6 +239,50 @@ audit_write(PG_FUNCTION_ARGS)
 	v[12] = Int64GetDatum((int64) who.txid);
 	n[12] = who.txid == 0 ? 'n' : ' ';
 	v[13] = text_or_null(who.statement_hash, &n[13]);
+	if (ngroups > 1)
+	{
+		Datum	   *patients = palloc(sizeof(Datum) * ngroups);
+		bool	   *patient_nulls = palloc(sizeof(bool) * ngroups);
+		Datum	   *counts = palloc(sizeof(Datum) * ngroups);
+		Datum	   *entries = palloc(sizeof(Datum) * ngroups);
+		bool	   *entry_nulls = palloc(sizeof(bool) * ngroups);
+		int			dims[1] = {ngroups};
+		int			lbs[1] = {1};
+
+		for (g = 0; g < ngroups; g++)
+		{
+			PatientWrites *pw = &groups[g];
+
+			patients[g] = Int64GetDatum(pw->patient_id);
+			patient_nulls[g] = !pw->has_patient;
+			counts[g] = Int64GetDatum(pw->rows);
+			entry_nulls[g] = pw->nentries == 0;
+			entries[g] = (Datum) 0;
+			if (pw->nentries > 0)
+			{
+				StringInfoData lit;
+				int			i;
+
+				qsort(pw->entries, pw->nentries, sizeof(int64), compare_int64);
+				initStringInfo(&lit);
+				appendStringInfoChar(&lit, '{');
+				for (i = 0; i < pw->nentries; i++)
+					appendStringInfo(&lit, i ? "," INT64_FORMAT : INT64_FORMAT, pw->entries[i]);
+				appendStringInfoChar(&lit, '}');
+				entries[g] = CStringGetTextDatum(lit.data);
+			}
+		}
+		v[2] = PointerGetDatum(construct_md_array(patients, patient_nulls, 1, dims, lbs, INT8OID, 8,
+												  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		v[3] = PointerGetDatum(construct_array(counts, ngroups, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		v[4] = PointerGetDatum(construct_md_array(entries, entry_nulls, 1, dims, lbs, TEXTOID, -1, false,
+												  TYPALIGN_INT));
+		prepare_insert_many();
+		if (SPI_execute_plan(insert_many_plan, v, n, false, 0) != SPI_OK_INSERT ||
+			SPI_processed != (uint64) ngroups)
+			elog(ERROR, "scr: could not write the audit events");
+		ngroups = 0;			/* all written */
+	}
 	for (g = 0; g < ngroups; g++)
 	{
 		PatientWrites *pw = &groups[g];

@@ -22,6 +22,8 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "commands/dbcommands.h"
+#include "commands/defrem.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -36,6 +38,7 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
+#include "tcop/utility.h"
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -69,6 +72,7 @@ typedef struct AuditQueue
 	uint64		head;
 	uint64		tail;
 	bool		seal_wanted;
+	bool		leave_wanted;	/* DROP DATABASE and the like are waiting */
 	ConditionVariable written;
 } AuditQueue;
 
@@ -96,7 +100,11 @@ static int	audit_worker_idle = 2;
 /* scr.audit_seal_interval: seconds between the worker's seals. */
 static int	audit_seal_interval = 1;
 
+/* How long the writer stays for events a running transaction keeps unsealed. */
+#define AUDIT_WORKER_MAX_LINGER_MS 30000
+
 static shmem_request_hook_type prev_shmem_request = NULL;
+static ProcessUtility_hook_type prev_process_utility = NULL;
 static shmem_startup_hook_type prev_shmem_startup = NULL;
 
 /* This backend wrote audit rows in the current transaction. */
@@ -191,6 +199,68 @@ audit_shmem_startup(void)
  */
 static void audit_queue_xact_callback(XactEvent event, void *arg);
 
+/*
+ * DROP DATABASE (and CREATE DATABASE from it as a template, or renaming it)
+ * waits only five seconds for other sessions to leave the database, and
+ * the audit writer may be one of them: ask it to leave now, and wait for it.
+ */
+static void
+ask_writer_to_leave(const char *dbname)
+{
+	Oid			dboid = get_database_oid(dbname, true);
+	TimestampTz deadline = GetCurrentTimestamp() + 10 * USECS_PER_SEC;
+	AuditQueue *q = NULL;
+	int			i;
+
+	if (audit_shared == NULL || !OidIsValid(dboid) || dboid == MyDatabaseId)
+		return;
+	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < AUDIT_QUEUE_DATABASES; i++)
+		if (audit_shared->queues[i].dboid == dboid && audit_shared->queues[i].worker_state != WORKER_NONE)
+		{
+			q = &audit_shared->queues[i];
+			q->leave_wanted = true;
+			if (q->worker_latch)
+				SetLatch(q->worker_latch);
+		}
+	LWLockRelease(audit_shared->lock);
+	while (q && q->worker_state != WORKER_NONE && GetCurrentTimestamp() < deadline)
+		ConditionVariableTimedSleep(&q->written, 100, PG_WAIT_EXTENSION);
+	ConditionVariableCancelSleep();
+}
+
+static void
+audit_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+					  ProcessUtilityContext context, ParamListInfo params,
+					  QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *stmt = pstmt->utilityStmt;
+
+	if (IsA(stmt, DropdbStmt))
+		ask_writer_to_leave(((DropdbStmt *) stmt)->dbname);
+	else if (IsA(stmt, RenameStmt) && ((RenameStmt *) stmt)->renameType == OBJECT_DATABASE)
+		ask_writer_to_leave(((RenameStmt *) stmt)->subname);
+	else if (IsA(stmt, CreatedbStmt))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((CreatedbStmt *) stmt)->options)
+		{
+			DefElem    *opt = lfirst_node(DefElem, lc);
+
+			if (strcmp(opt->defname, "template") == 0 && opt->arg)
+				ask_writer_to_leave(defGetString(opt));
+		}
+	}
+
+	if (prev_process_utility)
+		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
+							 queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+}
+
 void
 audit_queue_init(void)
 {
@@ -223,6 +293,8 @@ audit_queue_init(void)
 							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 	RegisterXactCallback(audit_queue_xact_callback, NULL);
+	prev_process_utility = ProcessUtility_hook;
+	ProcessUtility_hook = audit_process_utility;
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 	prev_shmem_request = shmem_request_hook;
@@ -342,6 +414,7 @@ ensure_worker(AuditQueue *q)
 		return false;
 	q->worker_state = WORKER_STARTING;
 	q->worker_started = now;
+	q->leave_wanted = false;
 	return true;
 }
 
@@ -880,6 +953,8 @@ audit_worker_main(Datum arg)
 		}
 
 		now = GetCurrentTimestamp();
+		if (q->leave_wanted)
+			worker_stopping = true;
 		if (unsealed && (worker_stopping ||
 						 TimestampDifferenceExceeds(last_seal, now, audit_seal_interval * 1000)))
 		{
@@ -904,12 +979,17 @@ audit_worker_main(Datum arg)
 			}
 			/* Leave only with nothing queued, asked for or left unsealed. */
 			LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
-			empty = q->head == q->tail && !q->seal_wanted && (!unsealed || worker_stopping);
+			empty = q->head == q->tail && !q->seal_wanted &&
+				(!unsealed || worker_stopping ||
+				 TimestampDifferenceExceeds(last_work, now, AUDIT_WORKER_MAX_LINGER_MS));
+			if (worker_stopping)
+				empty = true;	/* what is still queued waits for the next writer */
 			if (empty)
 			{
 				q->worker_state = WORKER_NONE;
 				q->worker_latch = NULL;
 				q->worker_pid = 0;
+				q->leave_wanted = false;
 			}
 			LWLockRelease(audit_shared->lock);
 			if (empty)

@@ -11,7 +11,7 @@ OBJS = src/scr.o src/nhs_number_parse.o src/nhs_number.o src/feed.o src/entry_pa
 SQL_PIECES = src/scr.sql src/nhs_number.sql src/record.sql src/access.sql src/entry_parse.sql src/feed.sql src/access_context.sql src/access_policy.sql src/consent.sql src/views.sql src/secondary.sql src/relationships.sql src/linkage_compare.sql src/linkage.sql src/audit.sql src/audit_queue.sql src/audit_read.sql src/audit_seal.sql src/audit_reports.sql src/care_plan.sql src/end_of_life.sql src/alerting.sql
 DATA_built = scr--$(EXTVERSION).sql
 
-REGRESS = install nhs_number nhs_number_vectors nhs_number_index feed_setup feed_person feed_entry feed_batch patient_merge feed_security feed_teardown access_context access_policy consent secondary relationships catalog linkage_compare linkage access_attacks audit audit_read audit_reports care_plan audit_chain
+REGRESS = install nhs_number nhs_number_vectors nhs_number_index feed_setup feed_person feed_entry feed_batch patient_merge feed_security feed_teardown access_context access_policy consent secondary relationships catalog linkage_compare linkage access_attacks audit audit_read audit_reports care_plan alerting audit_chain
 REGRESS_OPTS = --load-extension=scr
 ISOLATION_OPTS = --load-extension=scr
 ISOLATION = nhs_number_unique feed_same_person feed_same_local_id feed_same_entry feed_version_race access_relationship_change access_consent_change feed_care_episode linkage_same_person linkage_merge_race linkage_review_race audit_seal_race care_task_race

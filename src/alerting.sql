@@ -313,7 +313,7 @@ BEGIN
         SELECT n.patient_id, n.death_date FROM alert_new_patients n JOIN alert_old_patients o USING (patient_id)
         WHERE o.death_date IS NULL AND n.death_date IS NOT NULL AND n.merged_into IS NULL
     LOOP
-        PERFORM scr._alert_event(d.patient_id, 'death', format('Death recorded (%s)', d.death_date));
+        PERFORM scr._alert_event(d.patient_id, 'death', format('Death recorded (%s)', to_char(d.death_date, 'YYYY-MM-DD')));
     END LOOP;
     RETURN NULL;
 END
@@ -339,7 +339,7 @@ BEGIN
     FOR t IN SELECT ct.patient_id, ct.task_id, ct.description, ct.due_date FROM scr.care_task ct
              WHERE ct.status IN ('open', 'accepted', 'in-progress') AND ct.due_date < current_date LOOP
         raised := raised + scr._alert_event(t.patient_id, 'task_overdue',
-                                            format('Task overdue since %s: %s', t.due_date, t.description),
+                                            format('Task overdue since %s: %s', to_char(t.due_date, 'YYYY-MM-DD'), t.description),
                                             NULL, t.task_id);
     END LOOP;
     RETURN raised;
@@ -466,6 +466,10 @@ GRANT SELECT ON scr.alert, scr.my_alert, scr.alert_digest, scr.my_alert_subscrip
 GRANT SELECT ON scr.alert_rule, scr.alert_event_code, scr.alert_rule_setting TO scr_clinical_gateway, scr_admin;
 GRANT INSERT, UPDATE, DELETE ON scr.alert_rule_setting, scr.alert_event_code TO scr_admin;
 REVOKE ALL ON scr.alert_subscription FROM PUBLIC;
+-- Which patients a professional follows is patient data too: no role reads
+-- the table directly (the functions and scr.my_alert_subscription do).
+ALTER TABLE scr.alert_subscription ENABLE ROW LEVEL SECURITY;
+ALTER TABLE scr.alert_subscription FORCE ROW LEVEL SECURITY;
 REVOKE ALL ON FUNCTION scr._raise_alerts(bigint, text, text, text, text[], bigint, bigint, bigint, bigint),
     scr._alert_recipients(bigint, text), scr._alert_subscribers(bigint, text),
     scr._alert_event(bigint, text, text, bigint, bigint), scr._close_care_on_death(bigint),

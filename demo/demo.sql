@@ -10,7 +10,8 @@
 --   7. Versions: corrections, late arrivals, entered-in-error, the record as of a time
 --   8. One patient's combined record, with provenance
 --   9. A merge (HL7 A40) and its unmerge
---  10. The audit of writes
+--  10. The audit: reads, writes, refusals, the hash chain, privacy-officer reports
+--  11. Care plans, End of Life preferences and alerts
 
 \set QUIET on
 \set ECHO none
@@ -869,7 +870,61 @@ SELECT seal_id, seal_hash, events_sealed FROM scr.audit_head();
 SELECT jsonb_pretty(scr.audit_event_fhir(min(audit_event_id)))
 FROM scr.audit_event WHERE event_type = 'break-glass-start' AND patient_id = :cp;
 \c - :demo_superuser
+
 \echo '-- Nobody can rewrite it, the owner included.'
 \set ON_ERROR_STOP 0
 DELETE FROM scr.audit_event WHERE patient_id = :show_patient;
 \set ON_ERROR_STOP 1
+\echo ''
+\echo '==== 11. Care plans, End of Life and alerts ========================='
+\echo '-- A patient of Canal Street known to the hospital and the council.  Dr Obi'
+\echo '-- starts an End of Life plan, records the patient''s preferences and sets'
+\echo '-- the council a task (docs/care_plans.md).'
+SELECT min(si.patient_id) AS eol FROM scr.source_identifier si
+JOIN scr.source_identifier h ON h.patient_id = si.patient_id AND h.source_code = 'acute_pas'
+JOIN scr.source_identifier c ON c.patient_id = si.patient_id AND c.source_code = 'council_care'
+JOIN scr.patient p ON p.patient_id = si.patient_id
+WHERE si.source_code = 'gp_canal' AND p.merged_into IS NULL AND p.death_date IS NULL AND p.patient_id <> :cp \gset
+SELECT local_id AS eol_hospital_id FROM scr.source_identifier
+WHERE patient_id = :eol AND source_code = 'acute_pas' ORDER BY local_id LIMIT 1 \gset
+SELECT scr.mint_context_token('demo', 'dr_obi', 'dr_obi.B86003', 'B86003', 'TREAT') AS t11_obi_1,
+       scr.mint_context_token('demo', 'dr_obi', 'dr_obi.B86003', 'B86003', 'TREAT') AS t11_obi_2,
+       scr.mint_context_token('demo', 'sw_cole', 'sw_cole.LA123', 'LA123', 'TREAT') AS t11_cole \gset
+\c - demo_gateway
+BEGIN;
+SELECT scr.open_context(:'t11_obi_1');
+SELECT scr.create_care_plan(:eol, 'end_of_life', 'Care in the last months of life',
+                            key_worker => 'dr_obi', review_date => current_date + 90) AS eol_plan \gset
+SELECT scr.record_end_of_life(:eol, '{"preferred_place_of_care": "home", "preferred_place_of_death": "home",
+    "cpr_decision": "dnacpr", "cpr_decision_date": "2024-11-01", "cpr_documented_at": "ReSPECT form at home",
+    "key_worker": "dr_obi", "prognosis_awareness": "patient_aware"}') AS eol_version;
+SELECT scr.assign_task(:eol, 'Arrange a package of care at home', current_date + 2,
+                       to_ods => 'LA123', care_plan_id => :eol_plan) AS eol_task \gset
+COMMIT;
+\echo '-- The council''s social worker takes the task on.'
+BEGIN;
+SELECT scr.open_context(:'t11_cole');
+SELECT description, status, due_date - current_date AS due_in_days FROM scr.my_task;
+SELECT scr.update_task(:eol_task, 'accepted') AS task_version;
+COMMIT;
+\c - :demo_superuser
+\echo '-- Then the hospital admits the patient (its feed): the End of Life rule'
+\echo '-- alerts the key worker and the practice (docs/alerts.md).  A client'
+\echo '-- LISTENing on scr_alert is sent each alert''s id, nothing more.'
+SET ROLE feed_acute_pas;
+SELECT loaded FROM scr.ingest_batch('acute_pas', jsonb_build_array(jsonb_build_object('type', 'entry',
+    'local_id', :'eol_hospital_id', 'entry', jsonb_build_object('kind', 'encounter', 'source_ref', 'DEMO-ADM-1',
+    'source_timestamp', now(), 'status', 'in-progress', 'code', '32485007', 'display', 'Hospital admission'))));
+RESET ROLE;
+\c - demo_gateway
+BEGIN;
+SELECT scr.open_context(:'t11_obi_2');
+SELECT event_type, summary, status, for_organisation FROM scr.my_alert WHERE patient_id = :eol ORDER BY for_organisation;
+\echo '-- What the GP''s system shows as the patient''s End of Life banner (FHIR-shaped).'
+SELECT e#>>'{resource,resourceType}' AS resource,
+       coalesce(e#>>'{resource,code,text}', e#>>'{resource,scope,text}', e#>>'{resource,name}') AS what,
+       coalesce(e#>>'{resource,valueString}', e#>>'{resource,provision,type}',
+                e#>>'{resource,participant,0,member,identifier,value}') AS value
+FROM jsonb_array_elements(scr.end_of_life_fhir(:eol)->'entry') e;
+COMMIT;
+\c - :demo_superuser

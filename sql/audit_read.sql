@@ -142,8 +142,8 @@ SELECT * FROM scr.audit_queue_status();
 SELECT scr.audit_flush('1 second');
 \set ON_ERROR_STOP 1
 \c - postgres
-SELECT database_oid = (SELECT oid FROM pg_database WHERE datname = current_database()) AS this_database,
-       queued, capacity FROM scr.audit_queue_status();
+SELECT queued, capacity FROM scr.audit_queue_status()
+WHERE database_oid = (SELECT oid FROM pg_database WHERE datname = current_database());
 
 DELETE FROM scr.feed_binding WHERE source_code IN ('qrp', 'qrh');
 DROP ROLE regress_read_gw;

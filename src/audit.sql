@@ -2,12 +2,13 @@
 -- audit of writes (src/audit_trigger.c).  Reads: src/audit_read.c and
 -- audit_queue.c; the hash chain: audit_seal.c; reports: audit_reports.sql.
 
--- This cluster's system identifier: events remember the cluster they were
--- inserted in, so a restored copy seals its own (src/audit_seal.c).
+-- This database's origin (the cluster's system identifier and the
+-- database): events remember where they were inserted, so a restored or
+-- copied database seals its own (src/audit_seal.c).
 CREATE FUNCTION scr.audit_system_identifier() RETURNS bigint
     AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION scr.audit_system_identifier() IS
-    'this cluster''s system identifier (pg_control), recorded on every audit event';
+    'this database''s audit origin (a hash of the cluster''s system identifier and the database), recorded on every audit event';
 
 -- One event per patient per statement (or per refusal), shaped after FHIR AuditEvent: when,
 -- what action (C create, R read, U update, D delete, E execute), on what,

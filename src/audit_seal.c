@@ -30,13 +30,21 @@
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "common/cryptohash.h"
+#include "common/hashfn.h"
 #include "common/sha2.h"
+#include "miscadmin.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 
 #include "scr.h"
+
+static int64
+audit_origin(void)
+{
+	return (int64) hash_uint32_extended(MyDatabaseId, GetSystemIdentifier());
+}
 
 /* The digest of one seal's events, and how many there were. */
 typedef struct SealDigest
@@ -130,7 +138,8 @@ seal_range(int64 system, const char *lo, const char *hi)
 							  " SELECT $1, $2::pg_catalog.xid8, $3::pg_catalog.xid8, $4, $5, prev.seal_hash,"
 							  " scr.audit_seal_hash(prev.seal_hash, $5, $1, $2::pg_catalog.xid8, $3::pg_catalog.xid8, $4)"
 							  " FROM (SELECT NULL) one"
-							  " LEFT JOIN (SELECT s.seal_hash FROM scr.audit_seal s ORDER BY s.seal_id DESC LIMIT 1) prev ON true",
+							  " LEFT JOIN (SELECT s.seal_hash FROM scr.audit_seal s WHERE s.system_identifier = $1"
+							  "            ORDER BY s.seal_id DESC LIMIT 1) prev ON true",
 							  5, types, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not insert an audit seal");
 	return d.count;
@@ -159,7 +168,7 @@ PG_FUNCTION_INFO_V1(audit_seal);
 Datum
 audit_seal(PG_FUNCTION_ARGS)
 {
-	int64		system = (int64) GetSystemIdentifier();
+	int64		system = audit_origin();
 	int64		sealed = 0;
 	char	   *horizon;
 	char	   *lo;
@@ -179,19 +188,24 @@ audit_seal(PG_FUNCTION_ARGS)
 
 	lo = spi_text("SELECT s.xact_hi::text FROM scr.audit_seal s WHERE s.system_identifier = $1"
 				  " ORDER BY s.seal_id DESC LIMIT 1", system);
-	if (lo == NULL)
+	sealed += seal_range(system, lo ? lo : "0", horizon);
+
+	/*
+	 * Events another origin left unsealed (this database was restored from
+	 * its dump, or copied from it) are all there once loaded: each origin's
+	 * are sealed once, in an open-ended seal after its last.  Checked on
+	 * every seal, since a restore may load the seals before or after the
+	 * events.
+	 */
 	{
 		uint64		i;
 		SPITupleTable *earlier;
 		uint64		nearlier;
 
-		/*
-		 * The first seal in this cluster: events another cluster left
-		 * unsealed (this one was restored from its dump) are sealed first.
-		 */
-		if (SPI_execute("SELECT DISTINCT ON (s.system_identifier) s.system_identifier, s.xact_hi::text"
-						" FROM scr.audit_seal s ORDER BY s.system_identifier, s.seal_id DESC",
-						false, 0) != SPI_OK_SELECT)
+		if (SPI_execute_with_args("SELECT DISTINCT ON (s.system_identifier) s.system_identifier, s.xact_hi::text"
+								  " FROM scr.audit_seal s WHERE s.system_identifier <> $1"
+								  " ORDER BY s.system_identifier, s.seal_id DESC",
+								  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(system)}, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not read the audit seals");
 		earlier = SPI_tuptable;
 		nearlier = SPI_processed;
@@ -204,16 +218,14 @@ audit_seal(PG_FUNCTION_ARGS)
 			if (other_hi != NULL)
 				sealed += seal_range(other, other_hi, NULL);
 		}
-		lo = "0";
 	}
-	sealed += seal_range(system, lo, horizon);
 	SPI_finish();
 	PG_RETURN_INT64(sealed);
 }
 
 /*
- * scr.verify_audit(): walk the chain from the first seal and report the
- * first that does not hold, with the number of events checked and of
+ * scr.verify_audit(): walk each origin's chain from its first seal and
+ * report the first seal that does not hold, with the number of events checked and of
  * events not sealed yet.
  */
 PG_FUNCTION_INFO_V1(verify_audit);
@@ -227,6 +239,8 @@ verify_audit(PG_FUNCTION_ARGS)
 	int64		events = 0;
 	int64		total;
 	bytea	   *prev = NULL;
+	int64		prev_system = 0;
+	bool		have_system = false;
 	char	   *problem = NULL;
 	int64		broken = 0;
 	Portal		portal;
@@ -243,7 +257,7 @@ verify_audit(PG_FUNCTION_ARGS)
 									   " s.seal_hash = scr.audit_seal_hash(s.prev_hash, s.events_hash, s.system_identifier,"
 									   "   s.xact_lo, s.xact_hi, s.event_count) AS seal_holds,"
 									   " s.seal_hash"
-									   " FROM scr.audit_seal s ORDER BY s.seal_id",
+									   " FROM scr.audit_seal s ORDER BY s.system_identifier, s.seal_id",
 									   0, NULL, NULL, NULL, true, 0);
 	while (problem == NULL)
 	{
@@ -273,6 +287,13 @@ verify_audit(PG_FUNCTION_ARGS)
 			SealDigest	d;
 
 			broken = seal_id;
+			/* Each origin's seals are a chain of their own. */
+			if (!have_system || system != prev_system)
+			{
+				prev = NULL;
+				prev_system = system;
+				have_system = true;
+			}
 			if (prev_null != (prev == NULL) ||
 				(prev && !DatumGetBool(DirectFunctionCall2(byteaeq, prev_hash, PointerGetDatum(prev)))))
 				problem = psprintf("seal %lld does not follow the seal before it: a seal was removed or changed",
@@ -328,10 +349,15 @@ verify_audit(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, result, nulls)));
 }
 
-/* scr.audit_system_identifier(): this cluster's, for inserted_system. */
+/*
+ * scr.audit_system_identifier(): this database in this cluster, for
+ * inserted_system.  A database restored from a dump, or copied as a
+ * template, into this or another cluster is another origin: its events are
+ * sealed in a chain of their own, and those it brought with it keep theirs.
+ */
 PG_FUNCTION_INFO_V1(audit_system_identifier);
 Datum
 audit_system_identifier(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64((int64) GetSystemIdentifier());
+	PG_RETURN_INT64(audit_origin());
 }

@@ -1,11 +1,12 @@
 -- The hash chain over audit events (src/audit_seal.c).
 
--- One seal: every event inserted in one cluster by a transaction in
+-- One seal: every event inserted in one origin (a database in a cluster:
+-- system_identifier is scr.audit_system_identifier()) by a transaction in
 -- [xact_lo, xact_hi) (xact_hi NULL: every later one, for the events an
--- earlier cluster left unsealed), hashed in (inserted_xact,
--- audit_event_id) order, chained to the seal before.
+-- earlier origin left unsealed), hashed in (inserted_xact, audit_event_id)
+-- order, chained to the origin's seal before.
 CREATE TABLE scr.audit_seal (
-    seal_id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    seal_id             bigint GENERATED ALWAYS AS IDENTITY,
     sealed_at           timestamptz NOT NULL DEFAULT clock_timestamp(),
     system_identifier   bigint NOT NULL,
     xact_lo             xid8 NOT NULL,
@@ -13,7 +14,8 @@ CREATE TABLE scr.audit_seal (
     event_count         bigint NOT NULL CHECK (event_count > 0),
     events_hash         bytea NOT NULL,
     prev_hash           bytea,
-    seal_hash           bytea NOT NULL
+    seal_hash           bytea NOT NULL,
+    PRIMARY KEY (system_identifier, seal_id)
 );
 COMMENT ON TABLE scr.audit_seal IS
     'The audit hash chain (append-only): each seal covers the events of a range of transactions and chains to the seal before';
@@ -65,7 +67,8 @@ CREATE FUNCTION scr.audit_head(OUT seal_id bigint, OUT sealed_at timestamptz, OU
 LANGUAGE sql STABLE AS $$
 SELECT s.seal_id, s.sealed_at, pg_catalog.encode(s.seal_hash, 'hex'),
        (SELECT pg_catalog.sum(a.event_count)::bigint FROM scr.audit_seal a)
-FROM scr.audit_seal s ORDER BY s.seal_id DESC LIMIT 1
+FROM scr.audit_seal s WHERE s.system_identifier = scr.audit_system_identifier()
+ORDER BY s.seal_id DESC LIMIT 1
 $$;
 COMMENT ON FUNCTION scr.audit_head() IS
     'the newest seal of the audit hash chain: its id, time, hash (hex) and how many events the chain covers';

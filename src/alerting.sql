@@ -104,9 +104,15 @@ RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, scr, pg_temp AS $$
 DECLARE
     fold interval;
+    -- This call's notice time: an alert whose notified_at is this was
+    -- raised or re-announced by this call, not by an earlier one.
+    now_ts timestamptz := clock_timestamp();
     raised integer := 0;
     r record;
 BEGIN
+    IF p_recipients IS NULL OR cardinality(p_recipients) = 0 THEN
+        RETURN 0;
+    END IF;
     IF p_rule IS NOT NULL THEN
         SELECT coalesce(s.fold_window, ar.fold_window) INTO fold
         FROM scr.alert_rule ar LEFT JOIN scr.alert_rule_setting s USING (rule_id)
@@ -123,22 +129,21 @@ BEGIN
             FROM unnest(p_recipients) x WHERE x IS NOT NULL),
         upserted AS (
             INSERT INTO scr.alert AS a (patient_id, event_type, rule_id, subscription_id, recipient_professional,
-                                        recipient_ods, summary, entry_id, care_plan_id, task_id)
+                                        recipient_ods, summary, entry_id, care_plan_id, task_id, notified_at)
             SELECT p_patient, p_event, p_rule, p_subscription, nullif(rc.professional, ''), nullif(rc.ods, ''),
-                   p_summary, p_entry, p_plan, p_task
+                   p_summary, p_entry, p_plan, p_task, now_ts
             FROM recipient rc
             WHERE (rc.professional <> '' AND EXISTS (SELECT FROM scr.professional pr WHERE pr.professional_id = rc.professional))
                OR (rc.professional = '' AND EXISTS (SELECT FROM scr.organisation o WHERE o.ods_code = rc.ods))
             ON CONFLICT (patient_id, event_type, (coalesce(recipient_professional, '')), (coalesce(recipient_ods, '')))
                 WHERE status = 'new'
             DO UPDATE SET occurrences = a.occurrences + 1, last_raised_at = statement_timestamp(),
-                          summary = excluded.summary
-            RETURNING a.alert_id, a.patient_id, a.notified_at)
-        SELECT u.alert_id, u.patient_id FROM upserted u
-        WHERE u.notified_at IS NULL OR u.notified_at < statement_timestamp() - fold
+                          summary = excluded.summary,
+                          notified_at = CASE WHEN a.notified_at IS NULL OR a.notified_at < now_ts - fold
+                                             THEN now_ts ELSE a.notified_at END
+            RETURNING a.alert_id, a.notified_at = now_ts AS notify)
+        SELECT u.alert_id FROM upserted u WHERE u.notify
     LOOP
-        UPDATE scr.alert a SET notified_at = statement_timestamp()
-        WHERE a.patient_id = r.patient_id AND a.alert_id = r.alert_id;
         PERFORM pg_notify('scr_alert', r.alert_id::text);
         raised := raised + 1;
     END LOOP;
@@ -148,33 +153,33 @@ $$;
 
 -- The professionals and organisations an event on a patient concerns,
 -- as 'professional|ods' strings.
-CREATE FUNCTION scr._alert_recipients(p_patient bigint, p_kind text) RETURNS text[]
+CREATE FUNCTION scr._alert_recipients(p_patient bigint, p_kinds text[]) RETURNS text[]
 LANGUAGE sql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
     SELECT coalesce(array_agg(DISTINCT x), '{}') FROM (
         -- the key worker of an active End of Life plan, or of the preferences
         SELECT c.key_worker || '|' AS x FROM scr.care_plan c
-        WHERE p_kind IN ('key_worker', 'involved') AND c.patient_id = p_patient AND c.key_worker IS NOT NULL
-          AND c.status = 'active' AND (p_kind = 'involved' OR c.category = 'end_of_life')
+        WHERE p_kinds && '{key_worker,involved}' AND c.patient_id = p_patient AND c.key_worker IS NOT NULL
+          AND c.status = 'active' AND ('involved' = ANY (p_kinds) OR c.category = 'end_of_life')
         UNION ALL
         SELECT r.key_worker || '|' FROM scr.end_of_life_record r
-        WHERE p_kind IN ('key_worker', 'involved') AND r.patient_id = p_patient AND r.key_worker IS NOT NULL
+        WHERE p_kinds && '{key_worker,involved}' AND r.patient_id = p_patient AND r.key_worker IS NOT NULL
         UNION ALL
         -- the registered GP practice
         SELECT '|' || p.gp_practice FROM scr.patient p
-        WHERE p_kind IN ('gp_practice', 'involved') AND p.patient_id = p_patient AND p.gp_practice IS NOT NULL
+        WHERE p_kinds && '{gp_practice,involved}' AND p.patient_id = p_patient AND p.gp_practice IS NOT NULL
         UNION ALL
         -- social care organisations with a relationship in force
         SELECT '|' || rel.ods_code FROM scr.relationship rel JOIN scr.organisation o ON o.ods_code = rel.ods_code
-        WHERE p_kind = 'social_care' AND rel.patient_id = p_patient AND o.kind = 'local_authority'
+        WHERE 'social_care' = ANY (p_kinds) AND rel.patient_id = p_patient AND o.kind = 'local_authority'
           AND rel.valid_from <= statement_timestamp() AND (rel.valid_to IS NULL OR rel.valid_to > statement_timestamp())
         UNION ALL
         -- owners of open plans, assignees of open tasks (teams as their members)
         SELECT '|' || c.ods_code FROM scr.care_plan c
-        WHERE p_kind = 'involved' AND c.patient_id = p_patient AND c.status IN ('draft', 'active', 'on-hold')
+        WHERE 'involved' = ANY (p_kinds) AND c.patient_id = p_patient AND c.status IN ('draft', 'active', 'on-hold')
         UNION ALL
         SELECT coalesce(t.assigned_professional, m.professional_id, '') || '|' || coalesce(t.assigned_ods, '')
         FROM scr.care_task t LEFT JOIN scr.team_member m ON m.team_id = t.assigned_team
-        WHERE p_kind = 'involved' AND t.patient_id = p_patient AND t.status IN ('open', 'accepted', 'in-progress')
+        WHERE 'involved' = ANY (p_kinds) AND t.patient_id = p_patient AND t.status IN ('open', 'accepted', 'in-progress')
     ) s WHERE x IS NOT NULL AND x <> '|'
 $$;
 
@@ -219,16 +224,16 @@ BEGIN
            OR EXISTS (SELECT FROM scr.end_of_life_record r WHERE r.patient_id = patient) THEN
             raised := raised + scr._raise_alerts(patient, p_event,
                 CASE p_event WHEN 'admission' THEN 'end_of_life_admission' ELSE 'end_of_life_ae' END, p_summary,
-                scr._alert_recipients(patient, 'key_worker') || scr._alert_recipients(patient, 'gp_practice'),
+                scr._alert_recipients(patient, '{key_worker,gp_practice}'),
                 p_entry);
         END IF;
     ELSIF p_event = 'safeguarding_alert' THEN
         raised := raised + scr._raise_alerts(patient, p_event, 'safeguarding', p_summary,
-                                             scr._alert_recipients(patient, 'social_care'), p_entry);
+                                             scr._alert_recipients(patient, '{social_care}'), p_entry);
     ELSIF p_event = 'death' THEN
         -- Everyone involved first, while plans and tasks are open.
         raised := raised + scr._raise_alerts(patient, p_event, 'death', p_summary,
-                                             scr._alert_recipients(patient, 'involved'));
+                                             scr._alert_recipients(patient, '{involved}'));
         IF EXISTS (SELECT FROM scr.alert_rule_setting st WHERE st.rule_id = 'death' AND NOT st.active) THEN
             NULL;        -- the rule is off: plans stay as they are
         ELSE
@@ -241,7 +246,9 @@ BEGIN
                   FROM (SELECT 1) one LEFT JOIN scr.team_member m ON m.team_id = t.assigned_team),
             NULL, t.care_plan_id, t.task_id);
     END IF;
-    FOR s IN SELECT * FROM scr._alert_subscribers(patient, p_event) LOOP
+    -- Subscribers (most areas have few subscriptions; none, no query).
+    FOR s IN SELECT * FROM scr._alert_subscribers(patient, p_event)
+             WHERE EXISTS (SELECT FROM scr.alert_subscription) LOOP
         raised := raised + scr._raise_alerts(patient, p_event, NULL, p_summary, ARRAY[s.recipient], p_entry,
                                              NULL, p_task, s.subscription_id);
     END LOOP;
@@ -280,7 +287,11 @@ CREATE FUNCTION scr._alert_on_entries() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
 DECLARE
     e record;
+    subscribed boolean := EXISTS (SELECT FROM scr.alert_subscription);
 BEGIN
+    -- Only events someone is to hear of: admissions and A&E attendances of
+    -- End of Life patients, safeguarding alerts of patients a social care
+    -- organisation knows (any of them, when there are subscriptions).
     FOR e IN
         SELECT n.patient_id, n.entry_id, c.event_type,
                format('%s: %s (%s)', CASE c.event_type WHEN 'admission' THEN 'Admitted'
@@ -288,13 +299,26 @@ BEGIN
                       coalesce(n.display, n.code), coalesce(o.name, n.ods_code)) AS summary
         FROM alert_new_entries n
         JOIN scr.alert_event_code c ON c.code = n.code
+        JOIN scr.patient p ON p.patient_id = n.patient_id
         LEFT JOIN scr.organisation o ON o.ods_code = n.ods_code
         WHERE n.kind = 'encounter' AND n.status <> 'entered-in-error'
+          AND (subscribed
+               OR EXISTS (SELECT FROM scr.care_plan cp
+                          WHERE cp.patient_id = coalesce(p.merged_into, p.patient_id)
+                            AND cp.category = 'end_of_life' AND cp.status = 'active')
+               OR EXISTS (SELECT FROM scr.end_of_life_record r
+                          WHERE r.patient_id = coalesce(p.merged_into, p.patient_id)))
         UNION ALL
         SELECT n.patient_id, n.entry_id, 'safeguarding_alert',
                format('Safeguarding alert recorded by %s', coalesce(o.name, n.ods_code))
-        FROM alert_new_entries n LEFT JOIN scr.organisation o ON o.ods_code = n.ods_code
+        FROM alert_new_entries n
+        JOIN scr.patient p ON p.patient_id = n.patient_id
+        LEFT JOIN scr.organisation o ON o.ods_code = n.ods_code
         WHERE n.kind = 'alert' AND n.sensitivity_category = 'safeguarding' AND n.status <> 'entered-in-error'
+          AND (subscribed
+               OR EXISTS (SELECT FROM scr.relationship rel JOIN scr.organisation la ON la.ods_code = rel.ods_code
+                          WHERE rel.patient_id = coalesce(p.merged_into, p.patient_id)
+                            AND la.kind = 'local_authority'))
     LOOP
         PERFORM scr._alert_event(e.patient_id, e.event_type, e.summary, e.entry_id);
     END LOOP;
@@ -471,7 +495,7 @@ REVOKE ALL ON scr.alert_subscription FROM PUBLIC;
 ALTER TABLE scr.alert_subscription ENABLE ROW LEVEL SECURITY;
 ALTER TABLE scr.alert_subscription FORCE ROW LEVEL SECURITY;
 REVOKE ALL ON FUNCTION scr._raise_alerts(bigint, text, text, text, text[], bigint, bigint, bigint, bigint),
-    scr._alert_recipients(bigint, text), scr._alert_subscribers(bigint, text),
+    scr._alert_recipients(bigint, text[]), scr._alert_subscribers(bigint, text),
     scr._alert_event(bigint, text, text, bigint, bigint), scr._close_care_on_death(bigint),
     scr._alert_on_entries(), scr._alert_on_death(), scr.raise_overdue_task_alerts(),
     scr.subscribe_alerts(text, text[], bigint, bigint, text), scr.unsubscribe_alerts(bigint),

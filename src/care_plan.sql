@@ -140,9 +140,9 @@ COMMENT ON TABLE scr.care_task_transition IS
 
 -- The acting professional may manage this patient's care: a context, the
 -- "manage care plans" activity (B0380) and a legitimate relationship.
--- Refusals are audited.
+-- Refusals are audited (so it is VOLATILE: it queues an event).
 CREATE FUNCTION scr._care_check(p_patient bigint, p_function text) RETURNS void
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, scr, pg_temp AS $$
 BEGIN
     IF scr.context_professional() IS NULL THEN
         RAISE EXCEPTION 'no acting professional' USING ERRCODE = 'insufficient_privilege',
@@ -234,18 +234,28 @@ BEGIN
 END
 $$;
 
+-- A plan the acting professional may add to (P0002 if there is none).
+CREATE FUNCTION scr._care_plan_for(p_plan bigint, p_function text) RETURNS scr.care_plan
+LANGUAGE plpgsql SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    p scr.care_plan;
+BEGIN
+    SELECT * INTO p FROM scr.care_plan c WHERE c.care_plan_id = p_plan;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'care plan % does not exist', p_plan USING ERRCODE = 'no_data_found';
+    END IF;
+    PERFORM scr._care_check(p.patient_id, p_function);
+    RETURN p;
+END
+$$;
+
 CREATE FUNCTION scr.add_care_plan_goal(care_plan_id bigint, description text, target_date date DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
 DECLARE
-    p scr.care_plan;
+    p scr.care_plan := scr._care_plan_for(add_care_plan_goal.care_plan_id, 'add_care_plan_goal');
     id bigint;
 BEGIN
-    SELECT * INTO p FROM scr.care_plan c WHERE c.care_plan_id = add_care_plan_goal.care_plan_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'care plan % does not exist', add_care_plan_goal.care_plan_id USING ERRCODE = 'no_data_found';
-    END IF;
-    PERFORM scr._care_check(p.patient_id, 'add_care_plan_goal');
     INSERT INTO scr.care_plan_goal AS g (patient_id, care_plan_id, description, target_date, ods_code, professional_id)
     VALUES (p.patient_id, p.care_plan_id, description, target_date, scr.context_organisation(), scr.context_professional())
     RETURNING g.goal_id INTO id;
@@ -258,14 +268,9 @@ CREATE FUNCTION scr.add_care_plan_contribution(care_plan_id bigint, content text
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
 DECLARE
-    p scr.care_plan;
+    p scr.care_plan := scr._care_plan_for(add_care_plan_contribution.care_plan_id, 'add_care_plan_contribution');
     id bigint;
 BEGIN
-    SELECT * INTO p FROM scr.care_plan c WHERE c.care_plan_id = add_care_plan_contribution.care_plan_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'care plan % does not exist', add_care_plan_contribution.care_plan_id USING ERRCODE = 'no_data_found';
-    END IF;
-    PERFORM scr._care_check(p.patient_id, 'add_care_plan_contribution');
     INSERT INTO scr.care_plan_contribution AS x (patient_id, care_plan_id, content, ods_code, professional_id, role_profile_id)
     VALUES (p.patient_id, p.care_plan_id, content, scr.context_organisation(), scr.context_professional(),
             scr.context_role_profile())
@@ -429,6 +434,7 @@ GRANT SELECT ON scr.team, scr.team_member, scr.care_plan_category, scr.care_task
     TO scr_clinical_gateway, scr_admin;
 GRANT INSERT, UPDATE, DELETE ON scr.team, scr.team_member, scr.care_plan_category TO scr_admin;
 REVOKE ALL ON FUNCTION scr._care_check(bigint, text), scr._care_version(text, bigint, bigint, integer, jsonb),
+    scr._care_plan_for(bigint, text),
     scr._is_task_assignee(scr.care_task),
     scr.create_care_plan(bigint, text, text, text, text, date, text),
     scr.update_care_plan(bigint, text, text, date, text, text, integer),

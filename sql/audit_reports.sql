@@ -87,7 +87,8 @@ SELECT f->>'resourceType' AS resource, f#>>'{type,code}' AS type, f#>>'{subtype,
 FROM scr.audit_event_fhir(:dee_read) f;
 SELECT audit_event_id AS eve_start FROM scr.audit_access
 WHERE professional_id = 'o_gp' AND patient_id = :eve AND event_type = 'break-glass-start' \gset
-SELECT f#>>'{type,code}' AS type, f#>>'{subtype,0,code}' AS subtype, f->>'outcomeDesc' AS reason
+SELECT f#>>'{type,code}' AS type, f#>>'{subtype,0,code}' AS subtype, f->>'outcomeDesc' AS reason,
+       jsonb_path_exists(f, 'strict $.**[*] ? (@ == null)') AS has_null_element
 FROM scr.audit_event_fhir(:eve_start) f;
 \set ON_ERROR_STOP 0
 SELECT scr.audit_event_fhir(-1);

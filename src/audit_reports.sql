@@ -196,6 +196,13 @@ BEGIN
 END
 $$;
 
+-- A JSON array without its null elements (jsonb_strip_nulls keeps them).
+CREATE FUNCTION scr._jsonb_array_compact(a jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(pg_catalog.jsonb_agg(x), '[]'::jsonb)
+    FROM pg_catalog.jsonb_array_elements(a) x WHERE x <> 'null'::jsonb
+$$;
+
 -- One event as a FHIR R4 AuditEvent.  Type and subtype after DICOM (110110
 -- patient record; 110127/110128 emergency override started/stopped),
 -- purpose after HL7 v3 ActReason, the patient as the entity.
@@ -258,7 +265,7 @@ BEGIN
         'source', jsonb_build_object(
             'site', e.ods_code,
             'observer', jsonb_build_object('display', 'scr shared care record')),
-        'entity', jsonb_build_array(
+        'entity', scr._jsonb_array_compact(jsonb_build_array(
             CASE WHEN e.patient_id IS NOT NULL THEN jsonb_build_object(
                 'what', jsonb_build_object('reference', 'Patient/' || e.patient_id),
                 'type', jsonb_build_object('system', 'http://terminology.hl7.org/CodeSystem/audit-entity-type',
@@ -267,7 +274,7 @@ BEGIN
                 'what', jsonb_build_object('display', e.object_table),
                 'type', jsonb_build_object('system', 'http://terminology.hl7.org/CodeSystem/audit-entity-type',
                                            'code', '2', 'display', 'System Object'),
-                'detail', jsonb_build_array(
+                'detail', scr._jsonb_array_compact(jsonb_build_array(
                     jsonb_build_object('type', 'rows', 'valueString', e.row_count::text),
                     CASE WHEN e.entry_ids IS NOT NULL THEN jsonb_build_object(
                         'type', 'entry_ids', 'valueString', array_to_string(e.entry_ids, ',')) END,
@@ -276,7 +283,7 @@ BEGIN
                     CASE WHEN e.txid IS NOT NULL THEN jsonb_build_object(
                         'type', 'transaction', 'valueString', e.txid::text) END,
                     CASE WHEN e.statement_hash IS NOT NULL THEN jsonb_build_object(
-                        'type', 'statement_md5', 'valueString', e.statement_hash) END))))
+                        'type', 'statement_md5', 'valueString', e.statement_hash) END))))))
     );
 END
 $$;
@@ -294,7 +301,7 @@ GRANT SELECT ON scr.working_hours, scr.working_hours_default, scr.working_hours_
     TO scr_privacy_officer, scr_admin;
 GRANT INSERT, UPDATE, DELETE ON scr.working_hours TO scr_admin;
 REVOKE ALL ON FUNCTION scr.patient_access_report(bigint, timestamptz), scr.audit_event_fhir(bigint),
-    scr._audit_check_officer(text) FROM PUBLIC;
+    scr._audit_check_officer(text), scr._jsonb_array_compact(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION scr.patient_access_report(bigint, timestamptz), scr.audit_event_fhir(bigint)
     TO scr_privacy_officer;
 SELECT pg_catalog.pg_extension_config_dump('scr.working_hours', '');

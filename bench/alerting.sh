@@ -100,26 +100,6 @@ BEGIN
 	WHERE (tgrelid, tgname) IN (('scr.entry'::regclass, 'alert_on_entries'), ('scr.patient'::regclass, 'alert_on_death'));
 END $$;
 
--- Wait until the audit worker has written every queued event and sealed
--- every event: nothing it does for one side runs into the next.  Must be
--- called outside a transaction that has an id (the seal waits for it).
-CREATE FUNCTION bench.quiesce() RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-	deadline timestamptz := clock_timestamp() + interval '120 seconds';
-BEGIN
-	PERFORM bench.check(scr.audit_flush('120 seconds'), 'the audit queue did not drain in 120 s');
-	LOOP
-		EXIT WHEN NOT EXISTS (
-			SELECT FROM scr.audit_event e
-			WHERE e.inserted_system = scr.audit_system_identifier()
-			  AND e.inserted_xact >= coalesce((SELECT s.xact_hi FROM scr.audit_seal s
-											   WHERE s.system_identifier = scr.audit_system_identifier()
-											   ORDER BY s.seal_id DESC LIMIT 1), '0'::xid8));
-		PERFORM bench.check(clock_timestamp() < deadline, 'the audit events were not sealed in 120 s');
-		PERFORM pg_sleep(0.05);
-	END LOOP;
-END $$;
-
 -- What each side left behind, for the checks.
 CREATE TABLE bench.side (variant text, round int, entries bigint, alerts bigint, occurrences bigint,
 						 notified bigint, dead_letters bigint);

@@ -129,3 +129,25 @@ RETURNS text LANGUAGE sql AS $$
 				  CASE WHEN note <> '' THEN '  ' || note ELSE '' END)
 	FROM x, s
 $$;
+
+-- Wait until the audit writer has written every queued event and sealed
+-- every event of this database: nothing it does for one side of a bench
+-- runs into the next.  Call it outside a transaction that has an id (the
+-- seal waits for it).  SECURITY DEFINER so a bench's gateway login may call
+-- it where the bench grants it.
+CREATE FUNCTION bench.quiesce() RETURNS void LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+	deadline timestamptz := clock_timestamp() + interval '120 seconds';
+BEGIN
+	PERFORM bench.check(scr.audit_flush('120 seconds'), 'the audit queue did not drain in 120 s');
+	LOOP
+		EXIT WHEN NOT EXISTS (
+			SELECT FROM scr.audit_event e
+			WHERE e.inserted_system = scr.audit_system_identifier()
+			  AND e.inserted_xact >= coalesce((SELECT s.xact_hi FROM scr.audit_seal s
+											   WHERE s.system_identifier = scr.audit_system_identifier()
+											   ORDER BY s.seal_id DESC LIMIT 1), '0'::xid8));
+		PERFORM bench.check(clock_timestamp() < deadline, 'the audit events were not sealed in 120 s');
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+END $$;

@@ -8,7 +8,7 @@ MODULE_big = scr
 OBJS = src/scr.o src/nhs_number_parse.o src/nhs_number.o src/feed.o src/entry_parse.o src/access_context.o src/access_policy.o src/pseudonym.o src/linkage_compare.o src/linkage.o src/audit_trigger.o src/audit_queue.o src/audit_read.o src/audit_seal.o
 
 # The install script is these pieces, in this order.
-SQL_PIECES = src/scr.sql src/nhs_number.sql src/record.sql src/access.sql src/entry_parse.sql src/feed.sql src/access_context.sql src/access_policy.sql src/consent.sql src/views.sql src/secondary.sql src/relationships.sql src/linkage_compare.sql src/linkage.sql src/audit.sql src/audit_queue.sql src/audit_read.sql src/audit_seal.sql src/audit_reports.sql src/care_plan.sql src/end_of_life.sql src/alerting.sql
+SQL_PIECES = src/scr.sql src/nhs_number.sql src/record.sql src/access.sql src/entry_parse.sql src/feed.sql src/access_context.sql src/access_policy.sql src/consent.sql src/views.sql src/secondary.sql src/relationships.sql src/linkage_compare.sql src/linkage.sql src/audit.sql src/audit_queue.sql src/audit_read.sql src/audit_seal.sql src/audit_reports.sql src/care_plan.sql src/end_of_life.sql src/alerting.sql src/care_feed.sql
 DATA_built = scr--$(EXTVERSION).sql
 
 REGRESS = install nhs_number nhs_number_vectors nhs_number_index feed_setup feed_person feed_entry feed_batch patient_merge feed_security feed_teardown access_context access_policy consent secondary relationships catalog linkage_compare linkage access_attacks audit audit_read audit_reports care_plan alerting audit_chain

@@ -174,7 +174,39 @@ SELECT scr.end_of_life_fhir(:gil) IS NULL AS no_export_without_context;
 \c - postgres
 SET search_path = public, scr;
 
--- 6. The audit: writes by professional, reads, and the receptionist's refusal.
+-- 6. From feeds: the council's case management sends its own plan and a
+-- task under its references; a resend changes them; versions record the
+-- feed login.
+SELECT scr.ingest_care_plan('ksc', 'gil-sc', '{"source_ref": "CP-1", "category": "frailty", "title": "Falls prevention",
+    "key_worker": "k_sw", "review_date": "2025-01-31"}') AS feed_plan \gset
+SELECT scr.ingest_care_plan('ksc', 'gil-sc', '{"source_ref": "CP-1", "status": "on-hold"}') = :feed_plan AS same_plan;
+SELECT scr.ingest_care_task('ksc', 'gil-sc', '{"source_ref": "T-1", "description": "Fit grab rails",
+    "to_ods": "KSC", "care_plan_ref": "CP-1", "due_date": "2025-01-15"}') AS feed_task \gset
+SELECT scr.ingest_care_task('ksc', 'gil-sc', '{"source_ref": "T-1", "status": "done"}') = :feed_task AS same_task;
+SELECT c.category, c.title, c.status, c.ods_code, c.key_worker, c.version, c.source_code, c.source_ref
+FROM scr.care_plan c WHERE c.care_plan_id = :feed_plan;
+SELECT t.description, t.assigned_ods, t.status, t.version, t.care_plan_id = :feed_plan AS under_plan
+FROM scr.care_task t WHERE t.task_id = :feed_task;
+SELECT record_kind, version, data->>'status' AS status, changed_by FROM scr.care_version
+WHERE (record_kind, record_id) IN (('care_plan', :feed_plan), ('care_task', :feed_task)) ORDER BY 1, 2;
+\set ON_ERROR_STOP 0
+\set VERBOSITY terse
+SELECT scr.ingest_care_plan('ksc', 'gil-sc', '{"category": "frailty", "title": "No reference"}');
+SELECT scr.ingest_care_plan('ksc', 'gil-sc', '{"source_ref": "CP-2", "title": "No category"}');
+SELECT scr.ingest_care_plan('ksc', 'gil-sc', '{"source_ref": "CP-2", "category": "frailty", "title": "x", "colour": "red"}');
+SELECT scr.ingest_care_plan('ksc', 'gil-sc', '{"source_ref": "CP-2", "category": "frailty", "title": "x", "review_date": "soon"}');
+SELECT scr.ingest_care_plan('ksc', 'nobody', '{"source_ref": "CP-2", "category": "frailty", "title": "x"}');
+SELECT scr.ingest_care_task('ksc', 'gil-sc', '{"source_ref": "T-1", "to_professional": "k_gp"}');
+SELECT scr.ingest_care_task('ksc', 'gil-sc', '{"source_ref": "T-2", "description": "x", "to_ods": "KSC", "care_plan_ref": "CP-9"}');
+SELECT scr.ingest_care_task('ksc', 'gil-sc', '{"source_ref": "T-2", "description": "x", "to_ods": "KSC", "status": "cancelled"}');
+SELECT scr.ingest_care_task('ksc', 'gil-sc', '{"source_ref": "T-2", "description": "x"}');
+SET ROLE regress_care_gw;
+SELECT scr.ingest_care_plan('ksc', 'gil-sc', '{"source_ref": "CP-3", "category": "frailty", "title": "x"}');
+RESET ROLE;
+\set VERBOSITY default
+\set ON_ERROR_STOP 1
+
+-- 7. The audit: writes by professional, reads, and the receptionist's refusal.
 SELECT scr.audit_flush('30 seconds') AS flushed;
 SELECT event_type, object_table, professional_id, count(*) AS events
 FROM scr.audit_event

@@ -164,7 +164,8 @@ $$;
 CREATE FUNCTION scr._care_version(p_kind text, p_patient bigint, p_id bigint, p_version integer, p_data jsonb)
 RETURNS void LANGUAGE sql SET search_path = pg_catalog, scr, pg_temp AS $$
     INSERT INTO scr.care_version (patient_id, record_kind, record_id, version, data, changed_by)
-    VALUES (p_patient, p_kind, p_id, p_version, p_data - 'patient_id', scr.context_professional());
+    VALUES (p_patient, p_kind, p_id, p_version, p_data - 'patient_id',
+            coalesce(scr.context_professional(), (SELECT r.rolname FROM pg_roles r WHERE r.oid = scr.feed_caller())));
 $$;
 
 CREATE FUNCTION scr.create_care_plan(patient_id bigint, category text, title text,

@@ -148,6 +148,8 @@ SELECT e->'resource'->>'resourceType' AS resource, coalesce(e#>>'{resource,code,
                 e#>>'{resource,name,0,text}', e#>>'{resource,participant,0,member,identifier,value}') AS value
 FROM jsonb_array_elements(scr.end_of_life_fhir(:gil)->'entry') e ORDER BY 1, 2;
 SELECT scr.end_of_life_fhir(:gil)#>>'{meta,versionId}' AS fhir_version;
+-- Shown first in the patient summary, in words.
+SELECT kind, visible, withheld, detail FROM scr.patient_summary(:gil) LIMIT 2;
 \set ON_ERROR_STOP 0
 \set VERBOSITY terse
 SAVEPOINT s;

@@ -84,7 +84,7 @@ REVOKE ALL ON FUNCTION scr.entry_withheld_reason(bigint, text, "char", text, tex
 -- what the caller cannot see; it answers only for a patient the caller may
 -- see.
 CREATE FUNCTION scr.patient_summary(patient_id bigint)
-RETURNS TABLE (kind text, visible bigint, withheld bigint, withheld_reasons text)
+RETURNS TABLE (kind text, visible bigint, withheld bigint, withheld_reasons text, detail text)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
 DECLARE
     root bigint := scr.current_patient_id(patient_summary.patient_id);
@@ -94,6 +94,24 @@ BEGIN
         RAISE EXCEPTION 'no legitimate relationship with patient %', patient_summary.patient_id
             USING ERRCODE = 'insufficient_privilege';
     END IF;
+    -- End of Life preferences first, in words, where the caller may see
+    -- them (like an end_of_life entry); counted as withheld where not.
+    RETURN QUERY
+    SELECT 'end_of_life_record'::text,
+           (w.reason IS NULL)::int::bigint, (w.reason IS NOT NULL)::int::bigint, w.reason || ' 1',
+           CASE WHEN w.reason IS NULL THEN concat_ws('; ',
+               CASE r.cpr_decision WHEN 'dnacpr' THEN 'DNACPR since ' || to_char(r.cpr_decision_date, 'YYYY-MM-DD')
+                                   WHEN 'attempt_cpr' THEN 'for CPR' END,
+               'preferred place of care: ' || r.preferred_place_of_care,
+               'preferred place of death: ' || r.preferred_place_of_death,
+               'key worker: ' || r.key_worker,
+               CASE WHEN r.advance_decision THEN 'advance decision to refuse treatment' END,
+               CASE WHEN r.lasting_power_of_attorney THEN 'lasting power of attorney' END,
+               CASE WHEN r.anticipatory_medicines THEN 'anticipatory medicines issued' END) END
+    FROM scr.end_of_life_record r
+    CROSS JOIN LATERAL (SELECT scr.entry_withheld_reason(r.patient_id, 'end_of_life', 'N', NULL, r.ods_code)
+                               AS reason) w
+    WHERE r.patient_id = root;
     RETURN QUERY
     WITH judged AS (
         SELECT e.kind, scr.entry_withheld_reason(e.patient_id, e.kind, e.sensitivity,
@@ -106,7 +124,8 @@ BEGIN
            count(j.kind) FILTER (WHERE j.reason IS NOT NULL),
            (SELECT string_agg(r || ' ' || n, ', ' ORDER BY r)
             FROM (SELECT j2.reason AS r, count(*) AS n FROM judged j2
-                  WHERE j2.kind = k.kind AND j2.reason IS NOT NULL GROUP BY 1) x)
+                  WHERE j2.kind = k.kind AND j2.reason IS NOT NULL GROUP BY 1) x),
+           NULL::text
     FROM scr.entry_kind k
     LEFT JOIN judged j ON j.kind = k.kind
     GROUP BY k.kind
@@ -115,6 +134,6 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION scr.patient_summary(bigint) IS
-    'what the acting professional may see of a patient, by kind, with withheld counts by reason class';
+    'what the acting professional may see of a patient: End of Life preferences first (in words), then by kind, with withheld counts by reason class';
 REVOKE ALL ON FUNCTION scr.patient_summary(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION scr.patient_summary(bigint) TO scr_clinical_gateway;

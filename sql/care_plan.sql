@@ -129,6 +129,29 @@ SELECT record_kind, version, data->>'status' AS status, changed_by
 FROM scr.care_version WHERE record_id IN (:plan, :task1, :task2)
 ORDER BY record_kind, record_id, version;
 COMMIT;
+-- 4b. The rest of the workflow: accepted straight to done; cancelled by
+-- the setting organisation from open and from in-progress (with reasons).
+BEGIN;
+SELECT care_as('k_gp');
+SELECT scr.assign_task(:gil, 'Deliver a hospital bed', current_date + 5, to_ods => 'KSC') AS task3 \gset
+SELECT scr.assign_task(:gil, 'Weekly welfare call', current_date + 5, to_ods => 'KSC') AS task4 \gset
+SELECT scr.assign_task(:gil, 'Order a commode', current_date + 5, to_ods => 'KSC') AS task5 \gset
+SELECT scr.update_task(:task5, 'cancelled', 'Family bought one') AS version;
+COMMIT;
+BEGIN;
+SELECT care_as('k_sw');
+SELECT scr.update_task(:task3, 'accepted') AS version;
+SELECT scr.update_task(:task3, 'done') AS version;
+SELECT scr.update_task(:task4, 'accepted') AS version;
+SELECT scr.update_task(:task4, 'in-progress') AS version;
+COMMIT;
+BEGIN;
+SELECT care_as('k_gp');
+SELECT scr.update_task(:task4, 'cancelled', 'Moved to the hospice') AS version;
+SELECT description, status, status_reason, version FROM scr.care_task
+WHERE task_id IN (:task3, :task4, :task5) ORDER BY task_id;
+COMMIT;
+
 -- 5. End of Life preferences: recorded, changed (a key left out keeps its
 -- value), exported as FHIR; refusals.
 BEGIN;

@@ -920,7 +920,9 @@ RESET ROLE;
 BEGIN;
 SELECT scr.open_context(:'t11_obi_2');
 SELECT event_type, summary, status, for_organisation FROM scr.my_alert WHERE patient_id = :eol ORDER BY for_organisation;
-\echo '-- What the GP''s system shows as the patient''s End of Life banner (FHIR-shaped).'
+\echo '-- The patient summary leads with the End of Life preferences, in words.'
+SELECT kind, visible, detail FROM scr.patient_summary(:eol) LIMIT 1;
+\echo '-- The same preferences as FHIR, for systems that take them that way.'
 SELECT e#>>'{resource,resourceType}' AS resource,
        coalesce(e#>>'{resource,code,text}', e#>>'{resource,scope,text}', e#>>'{resource,name}') AS what,
        coalesce(e#>>'{resource,valueString}', e#>>'{resource,provision,type}',

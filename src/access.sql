@@ -169,6 +169,21 @@ END
 $dump$;
 SELECT pg_catalog.pg_extension_config_dump('scr.professional', '');
 SELECT pg_catalog.pg_extension_config_dump('scr.role_profile', '');
+-- Caller check for SECURITY DEFINER functions meant for one shipped role:
+-- the session's user (the login, whatever role the function runs as) must
+-- belong to it, or be a superuser.
+CREATE FUNCTION scr._check_session_role(p_role name, p_function text, p_hint text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
+BEGIN
+    IF NOT pg_has_role(session_user, p_role, 'MEMBER')
+       AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) THEN
+        RAISE EXCEPTION 'permission denied for %', p_function
+            USING ERRCODE = 'insufficient_privilege', HINT = p_hint;
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION scr._check_session_role(name, text, text) FROM PUBLIC;
+
 SELECT pg_catalog.pg_extension_config_dump('scr.login_role_profile', '');
 SELECT pg_catalog.pg_extension_config_dump('scr.relationship', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('scr.relationship', 'relationship_id'), '');

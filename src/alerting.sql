@@ -355,11 +355,7 @@ DECLARE
     t record;
     raised integer := 0;
 BEGIN
-    IF NOT pg_has_role(session_user, 'scr_admin', 'MEMBER')
-       AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) THEN
-        RAISE EXCEPTION 'permission denied for scr.raise_overdue_task_alerts'
-            USING ERRCODE = 'insufficient_privilege', HINT = 'Operators (scr_admin) schedule it.';
-    END IF;
+    PERFORM scr._check_session_role('scr_admin', 'scr.raise_overdue_task_alerts', 'Operators (scr_admin) schedule it.');
     FOR t IN SELECT ct.patient_id, ct.task_id, ct.description, ct.due_date FROM scr.care_task ct
              WHERE ct.status IN ('open', 'accepted', 'in-progress') AND ct.due_date < current_date LOOP
         raised := raised + scr._alert_event(t.patient_id, 'task_overdue',

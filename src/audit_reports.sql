@@ -187,12 +187,8 @@ COMMENT ON VIEW scr.same_name_or_address_report IS
 CREATE FUNCTION scr._audit_check_officer(p_function text) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
 BEGIN
-    IF NOT pg_has_role(session_user, 'scr_privacy_officer', 'MEMBER')
-       AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) THEN
-        RAISE EXCEPTION 'permission denied for %', p_function
-            USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'Audit reports are for privacy officers: members of scr_privacy_officer.';
-    END IF;
+    PERFORM scr._check_session_role('scr_privacy_officer', p_function,
+                                    'Audit reports are for privacy officers: members of scr_privacy_officer.');
 END
 $$;
 

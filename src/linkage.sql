@@ -884,12 +884,7 @@ COMMENT ON FUNCTION scr.undo_merge(bigint) IS
 CREATE FUNCTION scr._linkage_check_operator(p_function text) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
 BEGIN
-    IF NOT pg_has_role(session_user, 'scr_admin', 'MEMBER')
-       AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) THEN
-        RAISE EXCEPTION 'permission denied for %', p_function
-            USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'Linkage is for operators: members of scr_admin.';
-    END IF;
+    PERFORM scr._check_session_role('scr_admin', p_function, 'Linkage is for operators: members of scr_admin.');
 END
 $$;
 

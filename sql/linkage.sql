@@ -258,6 +258,32 @@ SELECT (SELECT weight FROM scr.explain_match('{"family_name": "Featherstone"}', 
 DELETE FROM scr.linkage_weight;
 DELETE FROM scr.linkage_term_frequency;
 
+-- An edited weight is used from the next statement (the matcher keeps the
+-- probabilities until a weight table changes), and the default once it goes.
+SELECT round(weight::numeric, 3) AS sex_agrees FROM scr.explain_match('{"sex": "female"}', '{"sex": "female"}')
+WHERE comparison = 'sex';
+INSERT INTO scr.linkage_weight (comparison, level, m, u) VALUES ('sex', 1, 0.96, 0.03);
+SELECT round(weight::numeric, 3) AS sex_agrees_edited FROM scr.explain_match('{"sex": "female"}', '{"sex": "female"}')
+WHERE comparison = 'sex';
+DELETE FROM scr.linkage_weight;
+SELECT round(weight::numeric, 3) AS sex_agrees_again FROM scr.explain_match('{"sex": "female"}', '{"sex": "female"}')
+WHERE comparison = 'sex';
+
+-- The candidate search reads every person record past row-level security:
+-- granted to a role that RLS binds, it still refuses.
+GRANT EXECUTE ON FUNCTION scr._link_candidates(scr.link_keys, bigint, double precision[], double precision[], double precision)
+    TO regress_link_nobody;
+GRANT SELECT ON scr.source_identifier TO regress_link_nobody;
+SET ROLE regress_link_nobody;
+\set ON_ERROR_STOP 0
+SELECT * FROM scr._link_candidates(ROW('anne', 'smith', 'AN', 'SM0', '1960-01-01', 'female', NULL, NULL, NULL, NULL, NULL, NULL)::scr.link_keys,
+                                   NULL, array_fill(0.5::float8, ARRAY[42]), array_fill(0.5::float8, ARRAY[42]));
+\set ON_ERROR_STOP 1
+RESET ROLE;
+REVOKE SELECT ON scr.source_identifier FROM regress_link_nobody;
+REVOKE EXECUTE ON FUNCTION scr._link_candidates(scr.link_keys, bigint, double precision[], double precision[], double precision)
+    FROM regress_link_nobody;
+
 -- Nicknames are editable; a row must be normalised.
 \set ON_ERROR_STOP 0
 INSERT INTO scr.linkage_nickname (name, alias) VALUES ('Zbigniew', 'Zbyszek');

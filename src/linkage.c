@@ -18,35 +18,26 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
 #include "utils/varlena.h"
-#include "access/htup_details.h"
-#include "funcapi.h"
 
+#include "linkage.h"
 #include "linkage_compare.h"
 #include "scr.h"
-
-/* Comparisons, in the order of the levels array (1-based in SQL). */
-enum
-{
-	CMP_GIVEN_NAME,
-	CMP_FAMILY_NAME,
-	CMP_BIRTH_DATE,
-	CMP_SEX,
-	CMP_POSTCODE,
-	CMP_ADDRESS,
-	CMP_NHS_NUMBER,
-	N_COMPARISONS
-};
-
-/* Levels run from 1 (best agreement) to at most MAX_LEVEL; 0 is missing. */
-#define MAX_LEVEL 6
 
 /* Given name levels. */
 #define GIVEN_EXACT 1
@@ -122,9 +113,32 @@ check_blocking_rules(char **newval, void **extra, GucSource source)
 	return ok;
 }
 
+/*
+ * The m and u probabilities in force, read once and kept until
+ * scr.linkage_weight or scr.linkage_weight_default changes: their statement
+ * triggers send a relcache invalidation (scr.access_invalidate), which
+ * reaches every backend at commit and this one at its next command.
+ */
+static LinkProbabilities probabilities_cache;
+static bool probabilities_valid = false;
+static uint64 probabilities_generation = 0;
+static Oid	weight_tables[2] = {InvalidOid, InvalidOid};
+
+static void
+linkage_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
+{
+	if (!OidIsValid(relid) || !OidIsValid(weight_tables[0]) ||
+		relid == weight_tables[0] || relid == weight_tables[1])
+	{
+		probabilities_generation++;
+		probabilities_valid = false;
+	}
+}
+
 void
 linkage_init(void)
 {
+	CacheRegisterRelcacheCallback(linkage_relcache_callback, (Datum) 0);
 	DefineCustomRealVariable("scr.link_threshold",
 							 "Match weight at or above which a person record links to a patient.",
 							 "Below it, down to scr.review_threshold, the pair goes to the link review queue.",
@@ -187,22 +201,6 @@ linkage_settings(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }
 
-/* One side of a comparison, read from the function's arguments. */
-typedef struct Person
-{
-	text	   *given;
-	text	   *family;
-	text	   *given_phonetic;
-	text	   *family_phonetic;
-	bool		has_birth;
-	DateADT		birth;
-	text	   *sex;
-	text	   *postcode;
-	text	   *address;
-	bool		has_nhs;
-	int64		nhs;
-} Person;
-
 #define TEXT_ARG(n) (PG_ARGISNULL(n) ? NULL : PG_GETARG_TEXT_PP(n))
 
 static bool
@@ -219,11 +217,126 @@ text_jaro_winkler(text *a, text *b)
 						VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
 }
 
+/* The similarity if it may reach floor, else 0 (jaro_winkler_at_least). */
+static double
+text_jaro_winkler_at_least(text *a, text *b, double floor)
+{
+	return jaro_winkler_at_least(VARDATA_ANY(a), VARSIZE_ANY_EXHDR(a),
+								 VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), floor);
+}
+
 static int
 text_distance(text *a, text *b)
 {
 	return damerau_levenshtein(VARDATA_ANY(a), VARSIZE_ANY_EXHDR(a),
 							   VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+}
+
+/*
+ * Read the probabilities: the estimated or edited weight of each comparison
+ * and level, else its shipped default, else 0.5 (no evidence either way).
+ * An invalidation arriving while the query runs (it opens the tables) marks
+ * what was read as possibly stale; it is used for this call only.
+ */
+static void
+load_probabilities(void)
+{
+	uint64		start_generation = probabilities_generation;
+	Oid			nsp = get_namespace_oid("scr", false);
+	bool		isnull;
+	int			rc;
+
+	weight_tables[0] = get_relname_relid("linkage_weight", nsp);
+	weight_tables[1] = get_relname_relid("linkage_weight_default", nsp);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute("SELECT array_agg(coalesce(w.m, d.m, 0.5) ORDER BY c.n, l.level), "
+					 "       array_agg(coalesce(w.u, d.u, 0.5) ORDER BY c.n, l.level) "
+					 "FROM unnest(ARRAY['given_name', 'family_name', 'birth_date', 'sex', "
+					 "                  'postcode', 'address', 'nhs_number']) "
+					 "     WITH ORDINALITY AS c(comparison, n) "
+					 "CROSS JOIN generate_series(1, 6) AS l(level) "
+					 "LEFT JOIN scr.linkage_weight_default d "
+					 "  ON d.comparison = c.comparison AND d.level = l.level "
+					 "LEFT JOIN scr.linkage_weight w "
+					 "  ON w.comparison = c.comparison AND w.level = l.level",
+					 true, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the linkage weights");
+	link_read_probabilities(DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[0],
+															 SPI_tuptable->tupdesc, 1, &isnull)),
+							DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[0],
+															 SPI_tuptable->tupdesc, 2, &isnull)),
+							&probabilities_cache);
+	SPI_finish();
+	probabilities_valid = (probabilities_generation == start_generation);
+}
+
+static Datum
+float8_array(const double *values, int n)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * n);
+	int			i;
+
+	for (i = 0; i < n; i++)
+		elems[i] = Float8GetDatum(values[i]);
+	return PointerGetDatum(construct_array(elems, n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/*
+ * scr._linkage_probabilities(): the m and u vectors the matcher reads,
+ * comparison-major, six levels each.  Every record linked asks for them.
+ */
+PG_FUNCTION_INFO_V1(linkage_probabilities);
+Datum
+linkage_probabilities(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (!probabilities_valid)
+		load_probabilities();
+	values[0] = float8_array(probabilities_cache.m, N_COMPARISONS * MAX_LEVEL);
+	values[1] = float8_array(probabilities_cache.u, N_COMPARISONS * MAX_LEVEL);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}
+
+/*
+ * scr.linkage_thresholds(): the thresholds in force.  A match weight is a
+ * likelihood ratio; what it must reach grows with the number of patients a
+ * record could belong to (the prior odds of any one candidate being the
+ * person fall as the record grows).  The settings are for a record of up to
+ * 10,000 patients; each doubling beyond adds one bit.  The size is the
+ * planner's estimate (pg_class.reltuples of scr.patient), so this costs a
+ * catalog cache lookup.
+ */
+PG_FUNCTION_INFO_V1(linkage_thresholds);
+Datum
+linkage_thresholds(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	Oid			patient = get_relname_relid("patient", get_namespace_oid("scr", false));
+	double		patients = 0;
+	double		bits;
+	HeapTuple	tuple;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(patient));
+	if (HeapTupleIsValid(tuple))
+	{
+		patients = ((Form_pg_class) GETSTRUCT(tuple))->reltuples;
+		ReleaseSysCache(tuple);
+	}
+	bits = log2(Max(patients, 10000.0) / 10000.0);
+	values[0] = Float8GetDatum(scr_link_threshold + bits);
+	values[1] = Float8GetDatum(scr_review_threshold + bits);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }
 
 /* Length of the first word of a normalised name. */
@@ -261,37 +374,25 @@ word_of(text *part, text *whole)
 
 /* Whether b's given name (or its first word) is among a's aliases. */
 static bool
-is_alias(ArrayType *aliases, text *b)
+is_alias(const char *const *aliases, const int *alias_lengths, int n_aliases, text *b)
 {
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-	int			i;
 	int			bl = VARSIZE_ANY_EXHDR(b);
 	int			bfirst = first_word_length(b);
-	bool		found = false;
+	int			i;
 
-	if (aliases == NULL || ARR_NDIM(aliases) == 0)
-		return false;
-	deconstruct_array(aliases, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-	for (i = 0; i < n && !found; i++)
+	for (i = 0; i < n_aliases; i++)
 	{
-		text	   *a;
-		int			al;
+		int			al = alias_lengths[i];
 
-		if (nulls[i])
-			continue;
-		a = DatumGetTextPP(elems[i]);
-		al = VARSIZE_ANY_EXHDR(a);
-		found = (al == bl || al == bfirst) && memcmp(VARDATA_ANY(a), VARDATA_ANY(b), al) == 0;
+		if ((al == bl || al == bfirst) && memcmp(aliases[i], VARDATA_ANY(b), al) == 0)
+			return true;
 	}
-	pfree(elems);
-	pfree(nulls);
-	return found;
+	return false;
 }
 
 static int
-compare_given(Person *a, Person *b, ArrayType *aliases)
+compare_given(const LinkPerson *a, LinkPerson *b, const char *const *aliases,
+			  const int *alias_lengths, int n_aliases)
 {
 	double		jw;
 	int			al,
@@ -310,9 +411,9 @@ compare_given(Person *a, Person *b, ArrayType *aliases)
 	/* Middle names sent by one source only: "mary jane", "mary". */
 	if (af == bf && memcmp(VARDATA_ANY(a->given), VARDATA_ANY(b->given), af) == 0)
 		return GIVEN_ALIAS;
-	if (is_alias(aliases, b->given))
+	if (is_alias(aliases, alias_lengths, n_aliases, b->given))
 		return GIVEN_ALIAS;
-	jw = text_jaro_winkler(a->given, b->given);
+	jw = text_jaro_winkler_at_least(a->given, b->given, 0.80);
 	if (jw >= 0.92 || text_distance(a->given, b->given) <= 1)
 		return GIVEN_CLOSE;
 	if (jw >= 0.80 ||
@@ -325,7 +426,7 @@ compare_given(Person *a, Person *b, ArrayType *aliases)
 }
 
 static int
-compare_family(Person *a, Person *b)
+compare_family(const LinkPerson *a, const LinkPerson *b)
 {
 	double		jw;
 
@@ -333,7 +434,7 @@ compare_family(Person *a, Person *b)
 		return 0;
 	if (text_eq(a->family, b->family))
 		return FAMILY_EXACT;
-	jw = text_jaro_winkler(a->family, b->family);
+	jw = text_jaro_winkler_at_least(a->family, b->family, 0.80);
 	if (jw >= 0.92 || text_distance(a->family, b->family) <= 1 ||
 		word_of(a->family, b->family) || word_of(b->family, a->family))
 		return FAMILY_CLOSE;
@@ -344,7 +445,7 @@ compare_family(Person *a, Person *b)
 }
 
 static int
-compare_birth(Person *a, Person *b)
+compare_birth(const LinkPerson *a, const LinkPerson *b)
 {
 	int			ay,
 				am,
@@ -369,7 +470,7 @@ compare_birth(Person *a, Person *b)
 }
 
 static int
-compare_sex(Person *a, Person *b)
+compare_sex(const LinkPerson *a, const LinkPerson *b)
 {
 	if (a->sex == NULL || b->sex == NULL)
 		return 0;
@@ -386,7 +487,7 @@ compare_sex(Person *a, Person *b)
  * "OUTWARD INWARD", anything else as its letters and digits (no space).
  */
 static int
-compare_postcode(Person *a, Person *b)
+compare_postcode(const LinkPerson *a, const LinkPerson *b)
 {
 	const char *as,
 			   *bs;
@@ -461,36 +562,46 @@ address_overlap(text *a, text *b)
 }
 
 static int
-compare_address(Person *a, Person *b)
+compare_address(const LinkPerson *a, const LinkPerson *b)
 {
 	if (a->address == NULL || b->address == NULL)
 		return 0;
 	if (text_eq(a->address, b->address))
 		return ADDRESS_EXACT;
 	if (address_overlap(a->address, b->address) >= 0.6 ||
-		text_jaro_winkler(a->address, b->address) >= 0.92)
+		text_jaro_winkler_at_least(a->address, b->address, 0.92) >= 0.92)
 		return ADDRESS_SIMILAR;
 	return ADDRESS_DISAGREE;
 }
 
 /*
  * Whether b's given and family names are a's the wrong way round: each close
- * to the other's (a typo allowed), and closer crossed than straight.
+ * to the other's (a typo allowed), and closer crossed than straight.  Most
+ * candidates fail the first crossed comparison, so the others are made only
+ * when it passes.
  */
 static bool
-swapped(Person *a, Person *b)
+swapped(const LinkPerson *a, const LinkPerson *b)
 {
-	double		crossed = Min(text_jaro_winkler(a->given, b->family),
-							  text_jaro_winkler(a->family, b->given));
-	double		straight = Max(text_jaro_winkler(a->given, b->given),
-							   text_jaro_winkler(a->family, b->family));
+	double		crossed;
+	double		straight;
 
-	return crossed >= 0.92 && crossed > straight;
+	if (text_eq(a->given, b->given) || text_eq(a->family, b->family))
+		return false;
+	crossed = text_jaro_winkler_at_least(a->given, b->family, 0.92);
+	if (crossed < 0.92)
+		return false;
+	crossed = Min(crossed, text_jaro_winkler_at_least(a->family, b->given, 0.92));
+	if (crossed < 0.92)
+		return false;
+	straight = Max(text_jaro_winkler(a->given, b->given),
+				   text_jaro_winkler(a->family, b->family));
+	return crossed > straight;
 }
 
 /* Read one person from nine consecutive arguments starting at first. */
 static void
-read_person(FunctionCallInfo fcinfo, int first, Person *p)
+read_person(FunctionCallInfo fcinfo, int first, LinkPerson *p)
 {
 	p->given = TEXT_ARG(first);
 	p->family = TEXT_ARG(first + 1);
@@ -509,64 +620,82 @@ read_person(FunctionCallInfo fcinfo, int first, Person *p)
 }
 
 /*
- * The agreement level of each comparison for the incoming person a
- * (arguments 0-8, with a's given-name aliases at 9) and the candidate b
- * (10-18).  Given and family names written the wrong way round in one
- * record are compared the right way round.
+ * The agreement level of each comparison between the incoming person a,
+ * whose given name's aliases are given, and the candidate b.  Given and
+ * family names written the wrong way round in b are compared the right way
+ * round (b is changed to say so).
+ */
+void
+link_compare(const LinkPerson *a, LinkPerson *b, const char *const *aliases,
+			 const int *alias_lengths, int n_aliases, int16 *levels)
+{
+	if (a->given && a->family && b->given && b->family && !text_eq(a->given, a->family) &&
+		swapped(a, b))
+	{
+		text	   *t = b->given;
+
+		b->given = b->family;
+		b->family = t;
+		t = b->given_phonetic;
+		b->given_phonetic = b->family_phonetic;
+		b->family_phonetic = t;
+	}
+
+	levels[CMP_GIVEN_NAME] = compare_given(a, b, aliases, alias_lengths, n_aliases);
+	levels[CMP_FAMILY_NAME] = compare_family(a, b);
+	levels[CMP_BIRTH_DATE] = compare_birth(a, b);
+	levels[CMP_SEX] = compare_sex(a, b);
+	levels[CMP_POSTCODE] = compare_postcode(a, b);
+	levels[CMP_ADDRESS] = compare_address(a, b);
+	levels[CMP_NHS_NUMBER] = a->has_nhs && b->has_nhs ? (a->nhs == b->nhs ? 1 : 2) : 0;
+}
+
+/*
+ * link_compare for SQL: the incoming person in arguments 0-8 with its
+ * given-name aliases at 9, the candidate in 10-18.
  */
 PG_FUNCTION_INFO_V1(link_levels);
 Datum
 link_levels(PG_FUNCTION_ARGS)
 {
-	Person		a,
+	LinkPerson	a,
 				b;
-	ArrayType  *aliases = PG_ARGISNULL(9) ? NULL : PG_GETARG_ARRAYTYPE_P(9);
+	int16		lv[N_COMPARISONS];
 	Datum		levels[N_COMPARISONS];
+	Datum	   *elems = NULL;
+	bool	   *nulls = NULL;
+	int			n = 0;
+	const char **aliases;
+	int		   *alias_lengths;
+	int			n_aliases = 0;
+	int			i;
 
 	read_person(fcinfo, 0, &a);
 	read_person(fcinfo, 10, &b);
-
-	if (a.given && a.family && b.given && b.family && !text_eq(a.given, a.family) &&
-		swapped(&a, &b))
+	if (!PG_ARGISNULL(9))
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(9), TEXTOID, -1, false, TYPALIGN_INT,
+						  &elems, &nulls, &n);
+	aliases = palloc(sizeof(char *) * (n + 1));
+	alias_lengths = palloc(sizeof(int) * (n + 1));
+	for (i = 0; i < n; i++)
 	{
-		text	   *t = b.given;
+		text	   *t;
 
-		b.given = b.family;
-		b.family = t;
-		t = b.given_phonetic;
-		b.given_phonetic = b.family_phonetic;
-		b.family_phonetic = t;
+		if (nulls[i])
+			continue;
+		t = DatumGetTextPP(elems[i]);
+		aliases[n_aliases] = VARDATA_ANY(t);
+		alias_lengths[n_aliases++] = VARSIZE_ANY_EXHDR(t);
 	}
 
-	levels[CMP_GIVEN_NAME] = Int16GetDatum(compare_given(&a, &b, aliases));
-	levels[CMP_FAMILY_NAME] = Int16GetDatum(compare_family(&a, &b));
-	levels[CMP_BIRTH_DATE] = Int16GetDatum(compare_birth(&a, &b));
-	levels[CMP_SEX] = Int16GetDatum(compare_sex(&a, &b));
-	levels[CMP_POSTCODE] = Int16GetDatum(compare_postcode(&a, &b));
-	levels[CMP_ADDRESS] = Int16GetDatum(compare_address(&a, &b));
-	levels[CMP_NHS_NUMBER] = Int16GetDatum(a.has_nhs && b.has_nhs ? (a.nhs == b.nhs ? 1 : 2) : 0);
-
+	link_compare(&a, &b, aliases, alias_lengths, n_aliases, lv);
+	for (i = 0; i < N_COMPARISONS; i++)
+		levels[i] = Int16GetDatum(lv[i]);
 	PG_RETURN_ARRAYTYPE_P(construct_array(levels, N_COMPARISONS, INT2OID, 2, true, TYPALIGN_SHORT));
 }
 
-/*
- * The m and u probabilities, one per comparison and level, as the flat
- * float8 arrays scr._linkage_m() and scr._linkage_u() build.  They are the
- * same for every pair a statement compares, so they are read once and kept
- * in fn_extra (and re-read if an argument ever changes).
- */
-typedef struct WeightCache
-{
-	Size		msize;
-	Size		usize;
-	char	   *mraw;
-	char	   *uraw;
-	double		m[N_COMPARISONS * MAX_LEVEL];
-	double		u[N_COMPARISONS * MAX_LEVEL];
-} WeightCache;
-
 static void
-read_probabilities(ArrayType *arr, double *out, const char *what)
+read_probability_array(ArrayType *arr, double *out, const char *what)
 {
 	if (ARR_NDIM(arr) != 1 || ARR_ELEMTYPE(arr) != FLOAT8OID || ARR_HASNULL(arr) ||
 		ARR_DIMS(arr)[0] != N_COMPARISONS * MAX_LEVEL)
@@ -576,6 +705,59 @@ read_probabilities(ArrayType *arr, double *out, const char *what)
 						what, N_COMPARISONS * MAX_LEVEL)));
 	memcpy(out, ARR_DATA_PTR(arr), sizeof(double) * N_COMPARISONS * MAX_LEVEL);
 }
+
+/*
+ * The m and u probabilities, one per comparison and level, from the flat
+ * float8 arrays scr._linkage_probabilities() builds.
+ */
+void
+link_read_probabilities(ArrayType *m, ArrayType *u, LinkProbabilities *out)
+{
+	read_probability_array(m, out->m, "m");
+	read_probability_array(u, out->u, "u");
+}
+
+/*
+ * The match weight of one comparison at one level, log2(m/u) (0 when
+ * missing).  tf_given and tf_family, when given, are the share of records
+ * carrying the incoming person's exact name: exact agreement on it weighs
+ * log2(m/tf) instead, so common names count less and rare ones more.
+ */
+double
+link_level_weight(const LinkProbabilities *p, int comparison, int level,
+				  const double *tf_given, const double *tf_family)
+{
+	double		m,
+				u;
+
+	if (level < 0 || level > MAX_LEVEL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("level %d of comparison %d is out of range", level, comparison + 1)));
+	if (level == 0)
+		return 0.0;
+	m = p->m[comparison * MAX_LEVEL + level - 1];
+	u = p->u[comparison * MAX_LEVEL + level - 1];
+	if (level == 1 && comparison == CMP_GIVEN_NAME && tf_given)
+		u = *tf_given;
+	else if (level == 1 && comparison == CMP_FAMILY_NAME && tf_family)
+		u = *tf_family;
+	/* Probabilities are kept away from 0 and 1 by the table's checks. */
+	return (m > 0 && u > 0) ? log2(m / u) : 0.0;
+}
+
+/*
+ * The probabilities are the same for every pair a statement scores, so they
+ * are read once and kept in fn_extra (and re-read if an argument changes).
+ */
+typedef struct WeightCache
+{
+	Size		msize;
+	Size		usize;
+	char	   *mraw;
+	char	   *uraw;
+	LinkProbabilities p;
+} WeightCache;
 
 static WeightCache *
 weight_cache(FunctionCallInfo fcinfo, ArrayType *m, ArrayType *u)
@@ -594,8 +776,7 @@ weight_cache(FunctionCallInfo fcinfo, ArrayType *m, ArrayType *u)
 		pfree(c->mraw);
 		pfree(c->uraw);
 	}
-	read_probabilities(m, c->m, "m");
-	read_probabilities(u, c->u, "u");
+	link_read_probabilities(m, u, &c->p);
 	c->mraw = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, msize);
 	c->uraw = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, usize);
 	memcpy(c->mraw, m, msize);
@@ -606,17 +787,14 @@ weight_cache(FunctionCallInfo fcinfo, ArrayType *m, ArrayType *u)
 	return c;
 }
 
-/*
- * The match weight of each comparison, log2(m/u) at its level (0 when
- * missing).  tf_given and tf_family, when known, are the share of records
- * carrying the incoming person's exact name: exact agreement on it weighs
- * log2(m/tf) instead, so common names count less and rare ones more.
- */
+/* Each comparison's weight for the levels in argument 0 (link_level_weight). */
 static void
 match_weights(FunctionCallInfo fcinfo, double *weights)
 {
 	ArrayType  *levels = PG_GETARG_ARRAYTYPE_P(0);
 	WeightCache *c = weight_cache(fcinfo, PG_GETARG_ARRAYTYPE_P(1), PG_GETARG_ARRAYTYPE_P(2));
+	double		tf_given = PG_ARGISNULL(3) ? 0 : PG_GETARG_FLOAT8(3);
+	double		tf_family = PG_ARGISNULL(4) ? 0 : PG_GETARG_FLOAT8(4);
 	int16	   *lv;
 	int			i;
 
@@ -627,29 +805,9 @@ match_weights(FunctionCallInfo fcinfo, double *weights)
 				 errmsg("levels must be a smallint array of %d values without nulls", N_COMPARISONS)));
 	lv = (int16 *) ARR_DATA_PTR(levels);
 	for (i = 0; i < N_COMPARISONS; i++)
-	{
-		int			level = lv[i];
-		double		m,
-					u;
-
-		if (level < 0 || level > MAX_LEVEL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("level %d of comparison %d is out of range", level, i + 1)));
-		if (level == 0)
-		{
-			weights[i] = 0.0;
-			continue;
-		}
-		m = c->m[i * MAX_LEVEL + level - 1];
-		u = c->u[i * MAX_LEVEL + level - 1];
-		if (level == 1 && i == CMP_GIVEN_NAME && !PG_ARGISNULL(3))
-			u = PG_GETARG_FLOAT8(3);
-		else if (level == 1 && i == CMP_FAMILY_NAME && !PG_ARGISNULL(4))
-			u = PG_GETARG_FLOAT8(4);
-		/* Probabilities are kept away from 0 and 1 by the table's checks. */
-		weights[i] = (m > 0 && u > 0) ? log2(m / u) : 0.0;
-	}
+		weights[i] = link_level_weight(&c->p, i, lv[i],
+									   PG_ARGISNULL(3) ? NULL : &tf_given,
+									   PG_ARGISNULL(4) ? NULL : &tf_family);
 }
 
 PG_FUNCTION_INFO_V1(link_weights);

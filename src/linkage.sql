@@ -114,22 +114,14 @@ CREATE TABLE scr.linkage_weight (
 COMMENT ON TABLE scr.linkage_weight IS
     'Match probabilities estimated from the record (scr.estimate_linkage_weights) or set by an operator; override the defaults';
 
--- The m and u vectors the matcher reads: comparison-major, six levels each.
--- Both vectors in one query.  (PL/pgSQL, not SQL, so that its plan is
--- kept: it runs for every record linked.)
+-- The m and u vectors the matcher reads: comparison-major, six levels each
+-- (C: read once, and again after either weight table changes).
 CREATE FUNCTION scr._linkage_probabilities(OUT m double precision[], OUT u double precision[])
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
-BEGIN
-    SELECT array_agg(coalesce(w.m, d.m, 0.5) ORDER BY c.n, l.level),
-           array_agg(coalesce(w.u, d.u, 0.5) ORDER BY c.n, l.level)
-    INTO m, u
-    FROM unnest(ARRAY['given_name', 'family_name', 'birth_date', 'sex', 'postcode', 'address',
-                      'nhs_number']) WITH ORDINALITY AS c(comparison, n)
-    CROSS JOIN generate_series(1, 6) AS l(level)
-    LEFT JOIN scr.linkage_weight_default d ON d.comparison = c.comparison AND d.level = l.level
-    LEFT JOIN scr.linkage_weight w ON w.comparison = c.comparison AND w.level = l.level;
-END
-$$;
+    AS 'MODULE_PATHNAME', 'linkage_probabilities' LANGUAGE C STABLE;
+CREATE TRIGGER linkage_weight_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON scr.linkage_weight
+    FOR EACH STATEMENT EXECUTE FUNCTION scr.access_invalidate();
+CREATE TRIGGER linkage_weight_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON scr.linkage_weight_default
+    FOR EACH STATEMENT EXECUTE FUNCTION scr.access_invalidate();
 
 -- Nicknames and variant spellings of given names, both ways round.
 CREATE TABLE scr.linkage_nickname (
@@ -268,125 +260,11 @@ BEGIN
 END
 $$;
 
--- Candidates for a person: the source records any blocking rule in use
--- finds, each compared with the person, best first, one row per patient
--- (the best of its records).  p_self is a record to leave out (its own).
-CREATE FUNCTION scr._link_candidates(k scr.link_keys, p_self bigint, m double precision[],
-                                     u double precision[])
-RETURNS TABLE (patient_id bigint, source_identifier_id bigint, score double precision,
-               levels smallint[])
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
-DECLARE
-    rules text[];
-    cap integer;
-BEGIN
-    SELECT s.blocking_rules, s.candidates_per_rule INTO rules, cap FROM scr.linkage_settings() s;
-    -- PL/pgSQL so that the plan is kept between calls.
-    RETURN QUERY
-    WITH y AS (SELECT make_date(extract(year FROM k.birth_date)::int, 1, 1) AS y0,
-                 make_date(extract(year FROM k.birth_date)::int + 1, 1, 1) AS y1),
-    found AS (
-        (SELECT si FROM scr.source_identifier si
-         WHERE 'nhs_number' = ANY (rules) AND si.nhs_number = k.nhs_number
-         LIMIT cap)
-        UNION ALL
-        (SELECT si FROM scr.source_identifier si
-         WHERE 'birth_date' = ANY (rules) AND si.birth_date = k.birth_date
-         LIMIT cap)
-        UNION ALL
-        (SELECT si FROM scr.source_identifier si, y
-         WHERE 'family_name_birth_year' = ANY (rules) AND k.given_key IS NULL
-           AND si.family_phonetic = k.family_phonetic
-           AND si.birth_date >= y.y0 AND si.birth_date < y.y1
-         LIMIT cap)
-        UNION ALL
-        (SELECT si FROM scr.source_identifier si, y
-         WHERE 'family_name_birth_year' = ANY (rules)
-           AND si.family_phonetic = k.family_phonetic AND left(si.given_key, 1) = left(k.given_key, 1)
-           AND si.birth_date >= y.y0 AND si.birth_date < y.y1
-         LIMIT cap)
-        UNION ALL
-        (SELECT si FROM scr.source_identifier si, y
-         WHERE 'postcode_birth_year' = ANY (rules)
-           AND si.postcode_key = k.postcode_key
-           AND si.birth_date >= y.y0 AND si.birth_date < y.y1
-         LIMIT cap)
-        UNION ALL
-        (SELECT si FROM scr.source_identifier si
-         WHERE 'names' = ANY (rules) AND k.birth_date IS NULL
-           AND si.given_phonetic = k.given_phonetic AND si.family_phonetic = k.family_phonetic
-         LIMIT cap)
-        UNION ALL
-        (SELECT si FROM scr.source_identifier si
-         WHERE 'swapped_names' = ANY (rules)
-           AND si.given_phonetic = k.family_phonetic AND si.family_phonetic = k.given_phonetic
-         LIMIT cap)
-        UNION ALL
-        (SELECT si FROM scr.source_identifier si
-         WHERE 'swapped_names' = ANY (rules)
-           AND si.postcode_key = k.postcode_key AND si.given_phonetic = k.family_phonetic
-         LIMIT cap)
-        UNION ALL
-        (SELECT si FROM scr.source_identifier si
-         WHERE 'postcode_given_name' = ANY (rules)
-           AND si.postcode_key = k.postcode_key AND si.given_phonetic = k.given_phonetic
-         LIMIT cap)
-        UNION ALL
-        (SELECT si FROM scr.source_identifier si
-         WHERE 'postcode_family_name' = ANY (rules)
-           AND si.postcode_key = k.postcode_key AND si.family_phonetic = k.family_phonetic
-         LIMIT cap)
-        UNION ALL
-        (SELECT si FROM scr.source_identifier si, y
-         WHERE 'swapped_names' = ANY (rules)
-           AND si.family_phonetic = k.given_phonetic
-           AND si.birth_date >= y.y0 AND si.birth_date < y.y1
-         LIMIT cap)
-    ),
-    -- Each rule returns whole records (one heap visit each); a record two
-    -- rules found is compared once.
-    distinct_found AS (
-        SELECT DISTINCT ON ((f.si).source_identifier_id) (f.si).*
-        FROM found f
-        WHERE (f.si).source_identifier_id IS DISTINCT FROM p_self
-    ),
-    compared AS (
-        SELECT coalesce(p.merged_into, p.patient_id) AS root, si.source_identifier_id, c.levels
-        FROM distinct_found si
-        JOIN scr.patient p ON p.patient_id = si.patient_id
-        CROSS JOIN LATERAL (SELECT scr._link_levels(
-            k.given_key, k.family_key, k.given_phonetic, k.family_phonetic, k.birth_date, k.sex,
-            k.postcode_key, k.address_key, k.nhs_number, k.given_aliases,
-            si.given_key, si.family_key, si.given_phonetic, si.family_phonetic, si.birth_date,
-            si.sex, si.postcode_key, si.address_key, si.nhs_number) AS levels) c
-    ),
-    scored AS (
-        SELECT c.*, scr._link_score(c.levels, m, u, k.tf_given, k.tf_family) AS score
-        FROM compared c
-    )
-    SELECT DISTINCT ON (sc.root) sc.root, sc.source_identifier_id, sc.score, sc.levels
-    FROM scored sc
-    ORDER BY sc.root, sc.score DESC;
-END
-$$;
-
--- The thresholds in force.  A match weight is a likelihood ratio; what it
--- must reach grows with the number of patients a record could belong to
--- (the prior odds of any one candidate being the person fall as the record
--- grows).  scr.link_threshold and scr.review_threshold are set for a record
--- of up to 10,000 patients; each doubling beyond adds one bit.  The size is
--- the planner's estimate (pg_class.reltuples), so this costs nothing.
+-- The thresholds in force (C): the settings plus one bit per doubling of
+-- the record beyond 10,000 patients (pg_class.reltuples of scr.patient).
 CREATE FUNCTION scr.linkage_thresholds(OUT link_threshold double precision,
                                        OUT review_threshold double precision)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
-DECLARE
-    bits double precision := (SELECT log(2.0, (greatest(c.reltuples, 10000) / 10000)::numeric)
-                              FROM pg_class c WHERE c.oid = 'scr.patient'::regclass);
-BEGIN
-    SELECT s.link_threshold + bits, s.review_threshold + bits INTO link_threshold, review_threshold
-    FROM scr.linkage_settings() s;
-END
-$$;
+    AS 'MODULE_PATHNAME', 'linkage_thresholds' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION scr.linkage_thresholds() IS
     'the link and review thresholds in force: the settings plus one bit per doubling of the record beyond 10,000 patients';
 
@@ -426,7 +304,7 @@ CREATE FUNCTION scr._link_person(d scr.person_demographics, p_deterministic bool
                                  OUT reason text, OUT also_patient_id bigint,
                                  OUT also_source_identifier_id bigint,
                                  OUT also_score double precision, OUT also_levels smallint[])
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp SET enable_seqscan = off AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
 DECLARE
     k scr.link_keys;
     s record;
@@ -465,7 +343,7 @@ BEGIN
     -- makes it a question, and with no clean one the best of all says why.
     FOR candidate IN
         SELECT c.*, scr._link_conflict(c.levels, s.household_guard) AS conflict
-        FROM scr._link_candidates(k, p_self, probs.m, probs.u) c
+        FROM scr._link_candidates(k, p_self, probs.m, probs.u, t.review_threshold) c
         ORDER BY c.score DESC
     LOOP
         IF NOT candidate.conflict THEN
@@ -1111,7 +989,6 @@ REVOKE ALL ON FUNCTION scr._linkage_probabilities(), scr._link_levels(text, text
     scr._link_weights(smallint[], double precision[], double precision[], double precision, double precision),
     scr._link_score(smallint[], double precision[], double precision[], double precision, double precision),
     scr._link_keys(scr.person_demographics),
-    scr._link_candidates(scr.link_keys, bigint, double precision[], double precision[]),
     scr._link_person(scr.person_demographics, boolean, bigint), scr._kept_apart(bigint, bigint),
     scr._queue_link_review(bigint, bigint, text, bigint, bigint, double precision, smallint[], text),
     scr._merge_patient_roots(bigint, bigint, text, text, text, name),

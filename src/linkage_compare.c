@@ -277,8 +277,8 @@ jaro_winkler(const char *a, int la, const char *b, int lb)
 	window = Max(la, lb) / 2 - 1;
 	if (window < 0)
 		window = 0;
-	memset(amatch, 0, sizeof(amatch));
-	memset(bmatch, 0, sizeof(bmatch));
+	memset(amatch, 0, la);
+	memset(bmatch, 0, lb);
 	for (i = 0; i < la; i++)
 	{
 		int			lo = Max(0, i - window);
@@ -309,6 +309,46 @@ jaro_winkler(const char *a, int la, const char *b, int lb)
 	while (prefix < 4 && prefix < la && prefix < lb && a[prefix] == b[prefix])
 		prefix++;
 	return jaro + prefix * 0.1 * (1.0 - jaro);
+}
+
+/*
+ * The Jaro-Winkler similarity when it may reach floor, else 0.  The
+ * characters two strings share (as multisets) bound the matches Jaro can
+ * find, and so the similarity, for the cost of one pass over each string;
+ * most pairs a matcher compares are strangers, whose comparison ends here.
+ */
+double
+jaro_winkler_at_least(const char *a, int la, const char *b, int lb, double floor)
+{
+	static uint16 counts[256];	/* all zero between calls */
+	int			shared = 0;
+	int			prefix = 0;
+	double		jaro;
+	int			i;
+
+	if (la == 0 || lb == 0)
+		return jaro_winkler(a, la, b, lb);
+	la = Min(la, MAX_COMPARE);
+	lb = Min(lb, MAX_COMPARE);
+	for (i = 0; i < la; i++)
+		counts[(unsigned char) a[i]]++;
+	for (i = 0; i < lb; i++)
+		if (counts[(unsigned char) b[i]] > 0)
+		{
+			counts[(unsigned char) b[i]]--;
+			shared++;
+		}
+	for (i = 0; i < la; i++)
+		counts[(unsigned char) a[i]] = 0;
+	if (shared == 0)
+		return 0.0;
+	/* At best every shared character matches, none transposed. */
+	jaro = ((double) shared / la + (double) shared / lb + 1.0) / 3.0;
+	while (prefix < 4 && prefix < la && prefix < lb && a[prefix] == b[prefix])
+		prefix++;
+	if (jaro + prefix * 0.1 * (1.0 - jaro) < floor)
+		return 0.0;
+	return jaro_winkler(a, la, b, lb);
 }
 
 PG_FUNCTION_INFO_V1(jaro_winkler_sql);

@@ -4,13 +4,6 @@
 
 -- Comparison keys: normalised once when a record is written, compared many
 -- times.  Generated columns keep them right whatever writes the row.
-CREATE FUNCTION scr.postcode_key(postcode text) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    RETURN coalesce(scr.normalise_postcode(postcode),
-                    nullif(upper(regexp_replace(postcode, '[^A-Za-z0-9]', '', 'g')), ''));
-COMMENT ON FUNCTION scr.postcode_key(text) IS
-    'postcode for comparison: a UK postcode as "OUTWARD INWARD", any other as its letters and digits';
-
 ALTER TABLE scr.source_identifier
     ADD COLUMN given_key text GENERATED ALWAYS AS (scr.normalise_name(given_name)) STORED,
     ADD COLUMN family_key text GENERATED ALWAYS AS (scr.normalise_name(family_name)) STORED,
@@ -28,7 +21,13 @@ COMMENT ON COLUMN scr.source_identifier.address_key IS 'Linkage: the address nor
 -- Blocking: each rule is an index, so finding the candidates for one record
 -- costs a few index probes whatever the size of the record.
 CREATE INDEX source_identifier_nhs_number_idx ON scr.source_identifier (nhs_number);
-CREATE INDEX source_identifier_birth_date_idx ON scr.source_identifier (birth_date);
+-- The birth date rule finds most candidates (some 30 a record in a record of
+-- a million): its index also holds every column compared, so the candidate
+-- search reads a leaf page instead of a heap page per candidate when the
+-- visibility map allows (src/linkage_candidates.c).
+CREATE INDEX source_identifier_birth_date_idx ON scr.source_identifier (birth_date)
+    INCLUDE (patient_id, source_identifier_id, given_key, family_key, given_phonetic,
+             family_phonetic, sex, postcode_key, address_key, nhs_number);
 CREATE INDEX source_identifier_family_birth_idx ON scr.source_identifier (family_phonetic, birth_date);
 CREATE INDEX source_identifier_family_initial_birth_idx
     ON scr.source_identifier (family_phonetic, left(given_key, 1), birth_date);
@@ -226,39 +225,6 @@ CREATE TYPE scr.link_keys AS (
     tf_given        double precision,
     tf_family       double precision
 );
-
-CREATE FUNCTION scr._link_keys(d scr.person_demographics) RETURNS scr.link_keys
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, scr, pg_temp AS $$
-DECLARE
-    k scr.link_keys;
-    first_given text;
-BEGIN
-    -- Plain assignments, and table lookups only for names that are there:
-    -- this runs for every record linked.
-    k.given_key := scr.normalise_name(d.given_name);
-    k.family_key := scr.normalise_name(d.family_name);
-    k.given_phonetic := scr.phonetic(d.given_name);
-    k.family_phonetic := scr.phonetic(d.family_name);
-    k.birth_date := d.birth_date;
-    k.sex := d.sex;
-    k.postcode_key := scr.postcode_key(d.postcode);
-    k.address_key := scr.normalise_address(d.address);
-    k.nhs_number := d.nhs_number;
-    IF k.given_key IS NOT NULL THEN
-        first_given := split_part(k.given_key, ' ', 1);
-        k.given_aliases := ARRAY(SELECT n.alias FROM scr.linkage_nickname n WHERE n.name = first_given
-                                 UNION ALL
-                                 SELECT n.name FROM scr.linkage_nickname n WHERE n.alias = first_given);
-        SELECT f.frequency INTO k.tf_given FROM scr.linkage_term_frequency f
-        WHERE f.comparison = 'given_name' AND f.value = k.given_key;
-    END IF;
-    IF k.family_key IS NOT NULL THEN
-        SELECT f.frequency INTO k.tf_family FROM scr.linkage_term_frequency f
-        WHERE f.comparison = 'family_name' AND f.value = k.family_key;
-    END IF;
-    RETURN k;
-END
-$$;
 
 -- The thresholds in force (C): the settings plus one bit per doubling of
 -- the record beyond 10,000 patients (pg_class.reltuples of scr.patient).
@@ -988,7 +954,6 @@ COMMENT ON VIEW scr.link_review_queue IS
 REVOKE ALL ON FUNCTION scr._linkage_probabilities(), scr._link_levels(text, text, text, text, date, text, text, text, scr.nhs_number, text[], text, text, text, text, date, text, text, text, scr.nhs_number),
     scr._link_weights(smallint[], double precision[], double precision[], double precision, double precision),
     scr._link_score(smallint[], double precision[], double precision[], double precision, double precision),
-    scr._link_keys(scr.person_demographics),
     scr._link_person(scr.person_demographics, boolean, bigint), scr._kept_apart(bigint, bigint),
     scr._queue_link_review(bigint, bigint, text, bigint, bigint, double precision, smallint[], text),
     scr._merge_patient_roots(bigint, bigint, text, text, text, name),

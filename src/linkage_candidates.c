@@ -25,6 +25,7 @@
 #include "access/skey.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/visibilitymap.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
@@ -35,7 +36,9 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "storage/bufmgr.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/datetime.h"
 #include "utils/float.h"
 #include "utils/fmgroids.h"
@@ -49,6 +52,7 @@
 #include "utils/varlena.h"
 
 #include "linkage.h"
+#include "linkage_compare.h"
 
 /* The fields of scr.link_keys, 1-based, in declaration order. */
 enum
@@ -180,6 +184,7 @@ typedef struct Search
 	TupleTableSlot *slot;
 	Snapshot	snapshot;
 	AttrNumber	attnums[N_COLUMNS];
+	AttrNumber	max_attnum;		/* the last of them */
 	Datum		values[N_VALUES + 1];
 	bool		have[N_VALUES + 1];
 	LinkPerson	person;
@@ -295,45 +300,45 @@ rule_in_use(List *rules, const char *rule)
 	return false;
 }
 
-static text *
-column_text(Search *s, RecordColumn c)
+/* One candidate record's columns, read from the heap or from an index. */
+typedef struct Record
 {
-	bool		isnull;
-	Datum		d = slot_getattr(s->slot, s->attnums[c], &isnull);
+	Datum		values[N_COLUMNS];
+	bool		nulls[N_COLUMNS];
+} Record;
 
-	return isnull ? NULL : DatumGetTextPP(d);
+static text *
+record_text(const Record *r, RecordColumn c)
+{
+	return r->nulls[c] ? NULL : DatumGetTextPP(r->values[c]);
 }
 
-/* Compare the record in the slot with the incoming person; keep it if it may matter. */
+/* Compare a record with the incoming person; keep it if it may matter. */
 static void
-compare_record(Search *s)
+compare_record(Search *s, const Record *r)
 {
 	LinkPerson	b;
-	bool		isnull;
-	Datum		d;
 	int16		levels[N_COMPARISONS];
 	double		score = 0.0;
-	int64		id;
+	int64		id = DatumGetInt64(r->values[COL_SOURCE_IDENTIFIER_ID]);
 	int			i;
 	Candidate  *c;
 
-	id = DatumGetInt64(slot_getattr(s->slot, s->attnums[COL_SOURCE_IDENTIFIER_ID], &isnull));
 	if (s->have_self && id == s->self)
 		return;
 
-	b.given = column_text(s, COL_GIVEN);
-	b.family = column_text(s, COL_FAMILY);
-	b.given_phonetic = column_text(s, COL_GIVEN_PHONETIC);
-	b.family_phonetic = column_text(s, COL_FAMILY_PHONETIC);
-	d = slot_getattr(s->slot, s->attnums[COL_BIRTH_DATE], &isnull);
-	b.has_birth = !isnull && !DATE_NOT_FINITE(DatumGetDateADT(d));
-	b.birth = b.has_birth ? DatumGetDateADT(d) : 0;
-	b.sex = column_text(s, COL_SEX);
-	b.postcode = column_text(s, COL_POSTCODE);
-	b.address = column_text(s, COL_ADDRESS);
-	d = slot_getattr(s->slot, s->attnums[COL_NHS_NUMBER], &isnull);
-	b.has_nhs = !isnull;
-	b.nhs = isnull ? 0 : DatumGetInt64(d);
+	b.given = record_text(r, COL_GIVEN);
+	b.family = record_text(r, COL_FAMILY);
+	b.given_phonetic = record_text(r, COL_GIVEN_PHONETIC);
+	b.family_phonetic = record_text(r, COL_FAMILY_PHONETIC);
+	b.has_birth = !r->nulls[COL_BIRTH_DATE] &&
+		!DATE_NOT_FINITE(DatumGetDateADT(r->values[COL_BIRTH_DATE]));
+	b.birth = b.has_birth ? DatumGetDateADT(r->values[COL_BIRTH_DATE]) : 0;
+	b.sex = record_text(r, COL_SEX);
+	b.postcode = record_text(r, COL_POSTCODE);
+	b.address = record_text(r, COL_ADDRESS);
+	b.has_nhs = !r->nulls[COL_NHS_NUMBER];
+	b.nhs = b.has_nhs ? DatumGetInt64(r->values[COL_NHS_NUMBER]) : 0;
 
 	link_compare(&s->person, &b, s->aliases, s->alias_lengths, s->n_aliases, levels);
 	for (i = 0; i < N_COMPARISONS; i++)
@@ -349,10 +354,56 @@ compare_record(Search *s)
 		s->found = repalloc(s->found, sizeof(Candidate) * s->found_size);
 	}
 	c = &s->found[s->n_found++];
-	c->patient_id = DatumGetInt64(slot_getattr(s->slot, s->attnums[COL_PATIENT_ID], &isnull));
+	c->patient_id = DatumGetInt64(r->values[COL_PATIENT_ID]);
 	c->source_identifier_id = id;
 	c->score = score;
 	memcpy(c->levels, levels, sizeof(levels));
+}
+
+/*
+ * Where each column a comparison reads is in an index (1-based), if the
+ * index holds them all (as keys or INCLUDE columns); false if it does not.
+ */
+static bool
+index_covers(Search *s, Relation index, int *positions)
+{
+	int			c;
+
+	for (c = 0; c < N_COLUMNS; c++)
+	{
+		int			i;
+
+		positions[c] = 0;
+		for (i = 0; i < index->rd_index->indnatts && positions[c] == 0; i++)
+			if (index->rd_index->indkey.values[i] == s->attnums[c])
+				positions[c] = i + 1;
+		if (positions[c] == 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * A scan key comparing a btree index's column (1-based) with value by the
+ * operator of the column's operator family for the strategy, under the
+ * column's collation (a text index is ordered by it).
+ */
+static void
+btree_scan_key(Relation index, AttrNumber column, StrategyNumber strategy, Datum value,
+			   ScanKey key)
+{
+	int			col = column - 1;
+	Oid			op;
+
+	if (col >= IndexRelationGetNumberOfKeyAttributes(index))
+		elog(ERROR, "index \"%s\" has no key column %d", RelationGetRelationName(index), column);
+	op = get_opfamily_member(index->rd_opfamily[col], index->rd_opcintype[col],
+							 index->rd_opcintype[col], strategy);
+	if (!OidIsValid(op))
+		elog(ERROR, "no operator of strategy %d for column %d of index \"%s\"",
+			 strategy, column, RelationGetRelationName(index));
+	ScanKeyEntryInitialize(key, 0, column, strategy, InvalidOid, index->rd_indcollation[col],
+						   get_opcode(op), value);
 }
 
 /* Run one probe: up to cap visible records, each compared once per search. */
@@ -365,6 +416,10 @@ run_probe(Search *s, const BlockingProbe *probe)
 	IndexScanDesc scan;
 	ItemPointer tid;
 	int			returned = 0;
+	int			positions[N_COLUMNS];
+	bool		covered;
+	Buffer		vmbuffer = InvalidBuffer;
+	Record		r;
 	int			i;
 
 	for (i = 0; i < probe->nkeys; i++)
@@ -384,24 +439,18 @@ run_probe(Search *s, const BlockingProbe *probe)
 		elog(ERROR, "\"%s\" is not a btree index of scr.source_identifier", probe->index);
 
 	for (i = 0; i < probe->nkeys; i++)
-	{
-		const ProbeKey *k = &probe->keys[i];
-		int			col = k->column - 1;
-		Oid			op;
+		btree_scan_key(index, probe->keys[i].column, probe->keys[i].strategy,
+					   s->values[probe->keys[i].value], &keys[i]);
 
-		if (col >= IndexRelationGetNumberOfKeyAttributes(index))
-			elog(ERROR, "index \"%s\" has no column %d", probe->index, k->column);
-		op = get_opfamily_member(index->rd_opfamily[col], index->rd_opcintype[col],
-								 index->rd_opcintype[col], k->strategy);
-		if (!OidIsValid(op))
-			elog(ERROR, "no operator of strategy %d for column %d of index \"%s\"",
-				 k->strategy, k->column, probe->index);
-		ScanKeyEntryInitialize(&keys[i], 0, k->column, k->strategy, InvalidOid,
-							   index->rd_indcollation[col], get_opcode(op),
-							   s->values[k->value]);
-	}
-
+	/*
+	 * An index that holds every column compared is read alone for records
+	 * on pages all visible to everyone (as an index-only scan would): the
+	 * probe that finds most candidates then reads a leaf page or two instead
+	 * of a heap page for each.
+	 */
+	covered = index_covers(s, index, positions);
 	scan = index_beginscan(s->heap, index, s->snapshot, probe->nkeys, 0);
+	scan->xs_want_itup = covered;
 	index_rescan(scan, keys, probe->nkeys, NULL, 0);
 	while (returned < s->cap && (tid = index_getnext_tid(scan, ForwardScanDirection)) != NULL)
 	{
@@ -415,12 +464,35 @@ run_probe(Search *s, const BlockingProbe *probe)
 			returned++;
 			continue;
 		}
-		if (!index_fetch_heap(scan, s->slot))
-			continue;
+		if (covered && VM_ALL_VISIBLE(s->heap, ItemPointerGetBlockNumber(tid), &vmbuffer))
+		{
+			Datum		values[INDEX_MAX_KEYS];
+			bool		nulls[INDEX_MAX_KEYS];
+
+			index_deform_tuple(scan->xs_itup, scan->xs_itupdesc, values, nulls);
+			for (i = 0; i < N_COLUMNS; i++)
+			{
+				r.values[i] = values[positions[i] - 1];
+				r.nulls[i] = nulls[positions[i] - 1];
+			}
+		}
+		else
+		{
+			if (!index_fetch_heap(scan, s->slot))
+				continue;
+			slot_getsomeattrs(s->slot, s->max_attnum);
+			for (i = 0; i < N_COLUMNS; i++)
+			{
+				r.values[i] = s->slot->tts_values[s->attnums[i] - 1];
+				r.nulls[i] = s->slot->tts_isnull[s->attnums[i] - 1];
+			}
+		}
 		hash_search(s->seen, tid, HASH_ENTER, NULL);
 		returned++;
-		compare_record(s);
+		compare_record(s, &r);
 	}
+	if (BufferIsValid(vmbuffer))
+		ReleaseBuffer(vmbuffer);
 	index_endscan(scan);
 	index_close(index, AccessShareLock);
 }
@@ -575,6 +647,7 @@ link_candidates(PG_FUNCTION_ARGS)
 		s.attnums[i] = get_attnum(heap_oid, column_names[i]);
 		if (s.attnums[i] == InvalidAttrNumber)
 			elog(ERROR, "scr.source_identifier has no column %s", column_names[i]);
+		s.max_attnum = Max(s.max_attnum, s.attnums[i]);
 	}
 	s.slot = table_slot_create(s.heap, NULL);
 
@@ -619,4 +692,200 @@ link_candidates(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(search_context);
 	return (Datum) 0;
+}
+
+/* One of the normalisers (src/linkage_compare.c) on a value; NULL in, NULL out. */
+static Datum
+normalised(PGFunction normaliser, Datum value, bool *isnull)
+{
+	LOCAL_FCINFO(fcinfo, 1);
+	Datum		result;
+
+	if (*isnull)
+		return (Datum) 0;
+	InitFunctionCallInfoData(*fcinfo, NULL, 1, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = value;
+	fcinfo->args[0].isnull = false;
+	result = normaliser(fcinfo);
+	*isnull = fcinfo->isnull;
+	return result;
+}
+
+/*
+ * Visit the rows of one of the linkage configuration tables (in schema scr)
+ * whose index's leading key columns equal values.
+ */
+typedef void (*RowVisitor) (TupleTableSlot *slot, void *arg);
+
+static void
+lookup_rows(Oid nsp, const char *table, const char *index_name, int nkeys, const Datum *values,
+			RowVisitor visit, void *arg)
+{
+	Oid			table_oid = get_relname_relid(table, nsp);
+	Oid			index_oid = get_relname_relid(index_name, nsp);
+	Relation	heap;
+	Relation	index;
+	ScanKeyData keys[2];
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	int			i;
+
+	if (!OidIsValid(table_oid) || !OidIsValid(index_oid))
+		elog(ERROR, "scr.%s or its index %s is missing", table, index_name);
+	if (pg_class_aclcheck(table_oid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, table);
+	heap = table_open(table_oid, AccessShareLock);
+	index = index_open(index_oid, AccessShareLock);
+	for (i = 0; i < nkeys; i++)
+		btree_scan_key(index, i + 1, BTEqualStrategyNumber, values[i], &keys[i]);
+	slot = table_slot_create(heap, NULL);
+	scan = index_beginscan(heap, index, GetActiveSnapshot(), nkeys, 0);
+	index_rescan(scan, keys, nkeys, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+		visit(slot, arg);
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	table_close(heap, AccessShareLock);
+}
+
+/* Collect one text column of each row visited into a list of Datums. */
+typedef struct TextCollector
+{
+	AttrNumber	column;
+	List	   *values;
+} TextCollector;
+
+static void
+collect_text(TupleTableSlot *slot, void *arg)
+{
+	TextCollector *c = arg;
+	bool		isnull;
+	Datum		d = slot_getattr(slot, c->column, &isnull);
+
+	if (!isnull)
+		c->values = lappend(c->values, DatumGetPointer(datumCopy(d, false, -1)));
+}
+
+/* The frequency column of the row visited (there is at most one). */
+static void
+read_frequency(TupleTableSlot *slot, void *arg)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, 3, &isnull);
+
+	if (!isnull)
+		*(double *) arg = DatumGetFloat8(d);
+}
+
+/* The share of records carrying a name, from scr.linkage_term_frequency. */
+static bool
+term_frequency(Oid nsp, const char *comparison, Datum name, double *frequency)
+{
+	Datum		values[2];
+
+	*frequency = -1.0;
+	values[0] = CStringGetTextDatum(comparison);
+	values[1] = name;
+	lookup_rows(nsp, "linkage_term_frequency", "linkage_term_frequency_pkey", 2, values,
+				read_frequency, frequency);
+	return *frequency >= 0.0;
+}
+
+/*
+ * scr._link_keys(d): an incoming person's comparison keys, normalised by the
+ * functions the generated columns of scr.source_identifier use, with the
+ * first given name's nicknames (both ways round) and the frequencies of the
+ * exact names.  It runs for every record linked, so it reads the nickname
+ * and frequency tables through their indexes rather than by queries.
+ */
+PG_FUNCTION_INFO_V1(link_keys);
+Datum
+link_keys(PG_FUNCTION_ARGS)
+{
+	HeapTupleHeader d = PG_GETARG_HEAPTUPLEHEADER(0);
+	Oid			nsp = get_namespace_oid("scr", false);
+	TupleDesc	desc;
+	Datum		values[N_KEYS];
+	bool		nulls[N_KEYS];
+	Datum		given_name;
+	Datum		family_name;
+	bool		given_null;
+	bool		family_null;
+	bool		isnull;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE || desc->natts != N_KEYS)
+		elog(ERROR, "return type must be scr.link_keys");
+
+	given_name = GetAttributeByName(d, "given_name", &given_null);
+	family_name = GetAttributeByName(d, "family_name", &family_null);
+
+	nulls[KEY_GIVEN - 1] = given_null;
+	values[KEY_GIVEN - 1] = normalised(normalise_name_sql, given_name, &nulls[KEY_GIVEN - 1]);
+	nulls[KEY_FAMILY - 1] = family_null;
+	values[KEY_FAMILY - 1] = normalised(normalise_name_sql, family_name, &nulls[KEY_FAMILY - 1]);
+	nulls[KEY_GIVEN_PHONETIC - 1] = given_null;
+	values[KEY_GIVEN_PHONETIC - 1] = normalised(phonetic_sql, given_name,
+												&nulls[KEY_GIVEN_PHONETIC - 1]);
+	nulls[KEY_FAMILY_PHONETIC - 1] = family_null;
+	values[KEY_FAMILY_PHONETIC - 1] = normalised(phonetic_sql, family_name,
+												 &nulls[KEY_FAMILY_PHONETIC - 1]);
+	values[KEY_BIRTH_DATE - 1] = GetAttributeByName(d, "birth_date", &nulls[KEY_BIRTH_DATE - 1]);
+	values[KEY_SEX - 1] = GetAttributeByName(d, "sex", &nulls[KEY_SEX - 1]);
+	values[KEY_POSTCODE - 1] = GetAttributeByName(d, "postcode", &isnull);
+	nulls[KEY_POSTCODE - 1] = isnull;
+	values[KEY_POSTCODE - 1] = normalised(postcode_key, values[KEY_POSTCODE - 1],
+										  &nulls[KEY_POSTCODE - 1]);
+	values[KEY_ADDRESS - 1] = GetAttributeByName(d, "address", &isnull);
+	nulls[KEY_ADDRESS - 1] = isnull;
+	values[KEY_ADDRESS - 1] = normalised(normalise_address, values[KEY_ADDRESS - 1],
+										 &nulls[KEY_ADDRESS - 1]);
+	values[KEY_NHS_NUMBER - 1] = GetAttributeByName(d, "nhs_number", &nulls[KEY_NHS_NUMBER - 1]);
+
+	nulls[KEY_GIVEN_ALIASES - 1] = nulls[KEY_TF_GIVEN - 1] = nulls[KEY_TF_FAMILY - 1] = true;
+	if (!nulls[KEY_GIVEN - 1])
+	{
+		text	   *given = DatumGetTextPP(values[KEY_GIVEN - 1]);
+		const char *g = VARDATA_ANY(given);
+		int			len = VARSIZE_ANY_EXHDR(given);
+		const char *space = memchr(g, ' ', len);
+		Datum		first = PointerGetDatum(cstring_to_text_with_len(g, space ? space - g : len));
+		TextCollector aliases;
+		double		frequency;
+
+		aliases.values = NIL;
+		aliases.column = 2;		/* linkage_nickname (name, alias): the alias */
+		lookup_rows(nsp, "linkage_nickname", "linkage_nickname_pkey", 1, &first,
+					collect_text, &aliases);
+		aliases.column = 1;		/* and the names it is an alias of */
+		lookup_rows(nsp, "linkage_nickname", "linkage_nickname_alias_idx", 1, &first,
+					collect_text, &aliases);
+		{
+			Datum	   *elems = palloc(sizeof(Datum) * (list_length(aliases.values) + 1));
+			ListCell   *lc;
+			int			n = 0;
+
+			foreach(lc, aliases.values)
+				elems[n++] = PointerGetDatum(lfirst(lc));
+			values[KEY_GIVEN_ALIASES - 1] =
+				PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+		}
+		nulls[KEY_GIVEN_ALIASES - 1] = false;
+		if (term_frequency(nsp, "given_name", values[KEY_GIVEN - 1], &frequency))
+		{
+			values[KEY_TF_GIVEN - 1] = Float8GetDatum(frequency);
+			nulls[KEY_TF_GIVEN - 1] = false;
+		}
+	}
+	if (!nulls[KEY_FAMILY - 1])
+	{
+		double		frequency;
+
+		if (term_frequency(nsp, "family_name", values[KEY_FAMILY - 1], &frequency))
+		{
+			values[KEY_TF_FAMILY - 1] = Float8GetDatum(frequency);
+			nulls[KEY_TF_FAMILY - 1] = false;
+		}
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

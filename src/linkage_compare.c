@@ -240,6 +240,41 @@ normalise_postcode(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(out));
 }
 
+/*
+ * scr.postcode_key(postcode): a UK postcode as "OUTWARD INWARD", any other
+ * as its ASCII letters and digits in capitals; NULL when none is left.  The
+ * key stored beside every record and the one an incoming record is blocked
+ * and compared on, so one implementation serves both.
+ */
+PG_FUNCTION_INFO_V1(postcode_key);
+Datum
+postcode_key(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	const char *s = VARDATA_ANY(t);
+	int			len = VARSIZE_ANY_EXHDR(t);
+	char		out[16];
+	char	   *kept;
+	int			n = 0;
+	int			i;
+
+	if (parse_postcode(s, len, out))
+		PG_RETURN_TEXT_P(cstring_to_text(out));
+	kept = palloc(len + 1);
+	for (i = 0; i < len; i++)
+	{
+		char		ch = s[i];
+
+		if (ch >= 'a' && ch <= 'z')
+			kept[n++] = ch - ('a' - 'A');
+		else if ((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
+			kept[n++] = ch;
+	}
+	if (n == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(kept, n));
+}
+
 PG_FUNCTION_INFO_V1(postcode_outward);
 Datum
 postcode_outward(PG_FUNCTION_ARGS)

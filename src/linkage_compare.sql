@@ -26,3 +26,7 @@ CREATE FUNCTION scr.normalise_address(address text) RETURNS text
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION scr.normalise_address(text) IS
     'address for comparison: lower-case ASCII words and numbers, street-type abbreviations written out; NULL when empty';
+CREATE FUNCTION scr.postcode_key(postcode text) RETURNS text
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION scr.postcode_key(text) IS
+    'postcode for comparison: a UK postcode as "OUTWARD INWARD", any other as its letters and digits';

@@ -225,11 +225,12 @@ text_jaro_winkler_at_least(text *a, text *b, double floor)
 								 VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), floor);
 }
 
-static int
-text_distance(text *a, text *b)
+/* Whether two texts are at most one edit apart (within_one_edit). */
+static bool
+text_within_one_edit(text *a, text *b)
 {
-	return damerau_levenshtein(VARDATA_ANY(a), VARSIZE_ANY_EXHDR(a),
-							   VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+	return within_one_edit(VARDATA_ANY(a), VARSIZE_ANY_EXHDR(a),
+						   VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
 }
 
 /*
@@ -414,7 +415,7 @@ compare_given(const LinkPerson *a, LinkPerson *b, const char *const *aliases,
 	if (is_alias(aliases, alias_lengths, n_aliases, b->given))
 		return GIVEN_ALIAS;
 	jw = text_jaro_winkler_at_least(a->given, b->given, 0.80);
-	if (jw >= 0.92 || text_distance(a->given, b->given) <= 1)
+	if (jw >= 0.92 || text_within_one_edit(a->given, b->given))
 		return GIVEN_CLOSE;
 	if (jw >= 0.80 ||
 		(a->given_phonetic && b->given_phonetic && text_eq(a->given_phonetic, b->given_phonetic)))
@@ -435,7 +436,7 @@ compare_family(const LinkPerson *a, const LinkPerson *b)
 	if (text_eq(a->family, b->family))
 		return FAMILY_EXACT;
 	jw = text_jaro_winkler_at_least(a->family, b->family, 0.80);
-	if (jw >= 0.92 || text_distance(a->family, b->family) <= 1 ||
+	if (jw >= 0.92 || text_within_one_edit(a->family, b->family) ||
 		word_of(a->family, b->family) || word_of(b->family, a->family))
 		return FAMILY_CLOSE;
 	if (jw >= 0.80 ||
@@ -514,7 +515,7 @@ compare_postcode(const LinkPerson *a, const LinkPerson *b)
 			return POSTCODE_DISAGREE;
 		return as[ao + 1] == bs[ao + 1] ? POSTCODE_SECTOR : POSTCODE_OUTWARD;
 	}
-	if (!aspace && !bspace && text_distance(a->postcode, b->postcode) <= 1)
+	if (!aspace && !bspace && text_within_one_edit(a->postcode, b->postcode))
 		return POSTCODE_SECTOR;
 	return POSTCODE_DISAGREE;
 }

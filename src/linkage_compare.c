@@ -434,6 +434,37 @@ damerau_levenshtein(const char *a, int la, const char *b, int lb)
 	return result;
 }
 
+/*
+ * Whether two strings are at most one edit apart (damerau_levenshtein <= 1)
+ * without building the distance matrix: past their common prefix and
+ * suffix, one insertion, deletion or substitution leaves at most one
+ * character on each side, and one transposition two characters crossed.
+ */
+bool
+within_one_edit(const char *a, int la, const char *b, int lb)
+{
+	int			prefix = 0;
+	int			suffix = 0;
+	int			ra,
+				rb;
+
+	la = Min(la, MAX_COMPARE);
+	lb = Min(lb, MAX_COMPARE);
+	if (Abs(la - lb) > 1)
+		return false;
+	while (prefix < la && prefix < lb && a[prefix] == b[prefix])
+		prefix++;
+	while (suffix < la - prefix && suffix < lb - prefix &&
+		   a[la - 1 - suffix] == b[lb - 1 - suffix])
+		suffix++;
+	ra = la - prefix - suffix;
+	rb = lb - prefix - suffix;
+	if (ra <= 1 && rb <= 1)
+		return true;
+	return ra == 2 && rb == 2 &&
+		a[prefix] == b[prefix + 1] && a[prefix + 1] == b[prefix];
+}
+
 PG_FUNCTION_INFO_V1(damerau_levenshtein_sql);
 Datum
 damerau_levenshtein_sql(PG_FUNCTION_ARGS)

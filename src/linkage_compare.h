@@ -11,6 +11,7 @@ extern double jaro_winkler(const char *a, int la, const char *b, int lb);
 extern double jaro_winkler_at_least(const char *a, int la, const char *b, int lb,
 									 double floor);
 extern int	damerau_levenshtein(const char *a, int la, const char *b, int lb);
+extern bool within_one_edit(const char *a, int la, const char *b, int lb);
 
 /* The normalisers, as SQL calls them (and as _link_keys calls them). */
 extern Datum normalise_name_sql(PG_FUNCTION_ARGS);

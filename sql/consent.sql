@@ -160,6 +160,79 @@ SELECT 'ed' AS who, result FROM public.csees(:'ed7', format('SELECT scr.withdraw
 -- A role without emergency access learns nothing, not even whether a patient exists.
 SELECT 'clerk' AS who, result FROM public.csees(:'clerk2', 'SELECT scr.break_glass(999999, ''emergency'', ''x'')');
 
+-- Actors beyond a professional or an organisation: a team and a job role.
+-- The ED doctor joins the acute team; a second ED doctor is in no team.
+-- Eli's denial of her problems to everyone is withdrawn first.
+\c - postgres
+UPDATE scr.consent_directive SET status = 'inactive' WHERE patient_id = :eli AND provision = 'deny';
+INSERT INTO scr.team VALUES ('ced_acute', 'CED', 'Acute medicine');
+INSERT INTO scr.team_member VALUES ('ced_acute', 'c_ed');
+INSERT INTO scr.professional (professional_id, name) VALUES ('c_ed2', 'Dr Locum');
+INSERT INTO scr.role_profile VALUES ('rp_c_ed2', 'c_ed2', 'CED', 'R8000');
+SELECT scr.mint_context_token('cgw', 'c_gp', 'rp_c_gp', 'CGP', 'TREAT', NULL, 600) AS gp13,
+       scr.mint_context_token('cgw', 'c_gp', 'rp_c_gp', 'CGP', 'TREAT', NULL, 600) AS gp14,
+       scr.mint_context_token('cgw', 'c_gp', 'rp_c_gp', 'CGP', 'TREAT', NULL, 600) AS gp15,
+       scr.mint_context_token('cgw', 'c_gp', 'rp_c_gp', 'CGP', 'TREAT', NULL, 600) AS gp16,
+       scr.mint_context_token('cgw', 'c_gp', 'rp_c_gp', 'CGP', 'TREAT', NULL, 600) AS gp17,
+       scr.mint_context_token('cgw', 'c_gp', 'rp_c_gp', 'CGP', 'TREAT', NULL, 600) AS gp18,
+       scr.mint_context_token('cgw', 'c_ed', 'rp_c_ed', 'CED', 'ETREAT', NULL, 600) AS ed8,
+       scr.mint_context_token('cgw', 'c_ed', 'rp_c_ed', 'CED', 'ETREAT', NULL, 600) AS ed9,
+       scr.mint_context_token('cgw', 'c_ed', 'rp_c_ed_legal', 'CED', 'ETREAT', NULL, 600) AS edl3,
+       scr.mint_context_token('cgw', 'c_ed2', 'rp_c_ed2', 'CED', 'ETREAT', NULL, 600) AS locum1,
+       scr.mint_context_token('cgw', 'c_ed2', 'rp_c_ed2', 'CED', 'ETREAT', :eli, 600) AS locum2,
+       scr.mint_context_token('cgw', 'c_ed2', 'rp_c_ed2', 'CED', 'ETREAT', NULL, 600) AS locum3,
+       scr.mint_context_token('cgw', 'c_ed2', 'rp_c_ed2', 'CED', 'ETREAT', :eli, 600) AS locum4 \gset
+\c - regress_consent_gw
+SET search_path = public, scr;
+-- Eli permits the acute team to see her record: its member sees her, under
+-- either of his role profiles; the locum, in no team, does not.
+SELECT 'gp' AS who, result IS NOT NULL AS recorded FROM public.csees(:'gp13', format(
+    'SELECT scr.record_consent(%s, %L, actor_team => %L)', :eli, 'permit', 'ced_acute'));
+SELECT 'ed, team member' AS who, patients, entries FROM public.csees(:'ed8');
+SELECT 'locum' AS who, patients, entries FROM public.csees(:'locum1');
+-- She denies her problems to one job role: the same doctor, acting in that
+-- role, no longer sees them; in his other role he still does.
+SELECT 'gp' AS who, result IS NOT NULL AS recorded FROM public.csees(:'gp14', format(
+    'SELECT scr.record_consent(%s, %L, actor_job_role => %L, entry_kind => %L)', :eli, 'deny', 'R9999', 'problem'));
+SELECT 'ed, legal role' AS who, patients, entries FROM public.csees(:'edl3');
+-- Permission to view once, for the locum: nothing until the locum opens
+-- Eli's record (a context with her as the patient), then her record for
+-- that context's life.
+SELECT 'gp' AS who, result IS NOT NULL AS recorded FROM public.csees(:'gp15', format(
+    'SELECT scr.record_consent(%s, %L, actor_professional => %L, once => true)', :eli, 'permit', 'c_ed2'));
+SELECT 'locum, no patient opened' AS who, patients, entries FROM public.csees(:'locum3');
+SELECT 'locum, Eli opened' AS who, patients, entries FROM public.csees(:'locum2');
+\c - postgres
+SELECT provision, actor_professional, once, used_at IS NOT NULL AS used,
+       valid_to - used_at BETWEEN interval '9 minutes' AND interval '10 minutes' AS until_the_token_expires
+FROM scr.consent_directive WHERE patient_id = :eli AND once;
+-- Once that viewing is over, opening her record again gives nothing: the
+-- permission is spent.
+UPDATE scr.consent_directive SET valid_from = valid_from - interval '2 hours',
+    used_at = used_at - interval '2 hours', valid_to = statement_timestamp() - interval '1 hour'
+WHERE patient_id = :eli AND once;
+-- Leaving the team ends the team's permission for him (from the next
+-- statement, in every session: the access cache watches team membership).
+DELETE FROM scr.team_member WHERE team_id = 'ced_acute' AND professional_id = 'c_ed';
+\c - regress_consent_gw
+SET search_path = public, scr;
+SELECT 'locum, Eli opened again' AS who, patients, entries FROM public.csees(:'locum4');
+SELECT 'ed, left the team' AS who, patients, entries FROM public.csees(:'ed9');
+-- Refused: two actors; "once" on a denial or an unsealing; an unknown team.
+SELECT 'gp' AS who, result FROM public.csees(:'gp16', format(
+    'SELECT scr.record_consent(%s, %L, actor_ods => %L, actor_team => %L)', :eli, 'permit', 'CED', 'ced_acute'));
+SELECT 'gp' AS who, result FROM public.csees(:'gp17', format(
+    'SELECT scr.record_consent(%s, %L, once => true)', :eli, 'deny'));
+BEGIN;
+SELECT scr.open_context(:'gp18');
+\set ON_ERROR_ROLLBACK on
+\set ON_ERROR_STOP 0
+SELECT scr.record_consent(:eli, 'permit', actor_professional => 'c_ed2', sensitivity_category => 'hiv_sti', once => true);
+SELECT scr.record_consent(:eli, 'permit', actor_team => 'no_such_team');
+\set ON_ERROR_STOP 1
+\set ON_ERROR_ROLLBACK off
+ROLLBACK;
+
 \c - postgres
 DROP FUNCTION public.csees(text, text);
 DROP ROLE regress_consent_gw;

@@ -92,6 +92,22 @@ CREATE TABLE scr.role_profile (
 CREATE INDEX role_profile_professional_idx ON scr.role_profile (professional_id);
 COMMENT ON TABLE scr.role_profile IS 'A professional working in one organisation in one job role';
 
+-- Teams within organisations: a care task can be assigned to one, a consent
+-- directive can name one.  Configuration.
+CREATE TABLE scr.team (
+    team_id     text PRIMARY KEY CHECK (team_id ~ '^[A-Za-z0-9_.:-]{1,64}$'),
+    ods_code    text NOT NULL REFERENCES scr.organisation,
+    name        text NOT NULL CHECK (name <> '')
+);
+CREATE TABLE scr.team_member (
+    team_id         text NOT NULL REFERENCES scr.team ON DELETE CASCADE,
+    professional_id text NOT NULL REFERENCES scr.professional ON DELETE CASCADE,
+    PRIMARY KEY (team_id, professional_id)
+);
+COMMENT ON TABLE scr.team IS 'Teams within organisations (a community nursing team, a social care team)';
+COMMENT ON TABLE scr.team_member IS 'Which professionals belong to which team';
+CREATE INDEX team_member_professional_idx ON scr.team_member (professional_id);
+
 -- A database login that acts as one role profile (psql users, reporting
 -- tools): no token needed.
 CREATE TABLE scr.login_role_profile (
@@ -146,6 +162,8 @@ GRANT SELECT ON scr.activity, scr.job_role, scr.job_role_activity, scr.activity_
 GRANT SELECT, INSERT, UPDATE ON scr.professional, scr.role_profile, scr.job_role_activity,
     scr.activity_access TO scr_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON scr.login_role_profile TO scr_admin;
+GRANT SELECT ON scr.team, scr.team_member TO scr_clinical_gateway, scr_admin;
+GRANT INSERT, UPDATE, DELETE ON scr.team, scr.team_member TO scr_admin;
 ALTER TABLE scr.relationship ENABLE ROW LEVEL SECURITY;
 ALTER TABLE scr.relationship FORCE ROW LEVEL SECURITY;
 ALTER TABLE scr.context_key ENABLE ROW LEVEL SECURITY;
@@ -184,6 +202,8 @@ END
 $$;
 REVOKE ALL ON FUNCTION scr._check_session_role(name, text, text) FROM PUBLIC;
 
+SELECT pg_catalog.pg_extension_config_dump('scr.team', '');
+SELECT pg_catalog.pg_extension_config_dump('scr.team_member', '');
 SELECT pg_catalog.pg_extension_config_dump('scr.login_role_profile', '');
 SELECT pg_catalog.pg_extension_config_dump('scr.relationship', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('scr.relationship', 'relationship_id'), '');

@@ -459,6 +459,23 @@ open_context(PG_FUNCTION_ARGS)
 			elog(ERROR, "scr: nonce check failed");
 		if (SPI_processed == 0)
 			token_refused("replayed");
+
+		/* Opening a patient's record uses a permission to view it once. */
+		if (pat > 0)
+		{
+			Oid			view_types[6] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+			Datum		view_args[6];
+
+			view_args[0] = Int64GetDatum(pat);
+			view_args[1] = CStringGetTextDatum(sub);
+			view_args[2] = CStringGetTextDatum(org);
+			view_args[3] = CStringGetTextDatum(rp);
+			view_args[4] = CStringGetTextDatum(pou);
+			view_args[5] = args[1];
+			if (SPI_execute_with_args("SELECT scr._use_view_once($1, $2, $3, $4, $5, $6)",
+									  6, view_types, view_args, NULL, false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "scr: permission to view once could not be checked");
+		}
 	}
 	SPI_finish();
 

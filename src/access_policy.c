@@ -125,8 +125,17 @@ static MemoryContext cache_context = NULL;
 static const char *const watched_names[] = {
 	"relationship", "role_profile", "professional", "job_role_activity",
 	"activity_access", "sensitivity_category", "patient_merge",
-	"consent_directive", "break_glass", "patient_opt_out", "organisation_sharing"
+	"consent_directive", "break_glass", "patient_opt_out", "organisation_sharing", "team_member"
 };
+
+/*
+ * SQL: consent directive d names the acting professional ($1), their
+ * organisation ($2), a team they belong to or the job role of their role
+ * profile ($4) (scr._directive_names_actor); or names no actor (everyone).
+ */
+#define DIRECTIVE_NAMES_ACTOR "scr._directive_names_actor(d, $1, $2, $4)"
+#define DIRECTIVE_NO_ACTOR \
+	"num_nonnulls(d.actor_professional, d.actor_ods, d.actor_team, d.actor_job_role) = 0"
 static Oid	watched[lengthof(watched_names)];
 static bool watched_known = false;
 
@@ -239,7 +248,7 @@ spi_column_strings(MemoryContext cxt, int *n)
 static void
 spi_run(const char *sql, int nargs, Datum *args)
 {
-	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 
 	if (SPI_execute_with_args(sql, nargs, types, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "scr: access cache query failed");
@@ -331,7 +340,7 @@ load_access_cache(void *arg)
 	const char *professional = req->professional;
 	const char *role_profile = req->role_profile;
 	const char *ods = req->ods;
-	Datum		args[3];
+	Datum		args[4];
 	HASHCTL		ctl;
 	uint64		i;
 	bool		active;
@@ -349,6 +358,7 @@ load_access_cache(void *arg)
 	active = SPI_processed > 0;
 	args[1] = CStringGetTextDatum(ods);
 	args[2] = CStringGetTextDatum(req->purpose);
+	args[3] = CStringGetTextDatum(role_profile);
 	spi_run("WITH rel AS ("
 			"  SELECT DISTINCT coalesce(p.merged_into, p.patient_id) AS root"
 			"  FROM (SELECT r.patient_id FROM scr.relationship r"
@@ -358,7 +368,8 @@ load_access_cache(void *arg)
 			"        UNION ALL"
 			"        SELECT d.patient_id FROM scr.consent_directive d"	/* permission to view */
 			"        WHERE d.status = 'active' AND d.provision = 'permit'"
-			"          AND (d.actor_professional = $1 OR d.actor_ods = $2)"
+			"          AND " DIRECTIVE_NAMES_ACTOR
+			"          AND (NOT d.once OR d.used_at IS NOT NULL)"
 			"          AND (d.purpose IS NULL OR d.purpose = $3)"
 			"          AND d.entry_kind IS NULL AND d.sensitivity_category IS NULL"
 			"          AND d.valid_from <= statement_timestamp()"
@@ -369,7 +380,7 @@ load_access_cache(void *arg)
 			"  JOIN scr.patient p ON p.patient_id = x.patient_id)"
 			" SELECT root FROM rel"	/* the survivors, then their merged records */
 			" UNION ALL"
-			" SELECT p.patient_id FROM scr.patient p JOIN rel ON p.merged_into = rel.root", 3, args);
+			" SELECT p.patient_id FROM scr.patient p JOIN rel ON p.merged_into = rel.root", 4, args);
 	cache.related = id_set_from_spi("scr related patients", cache_context, active);
 
 	/* When the next relationship, directive or break-glass starts or ends. */
@@ -407,12 +418,11 @@ load_access_cache(void *arg)
 			"    AND d.valid_from <= statement_timestamp()"
 			"    AND (d.valid_to IS NULL OR d.valid_to > statement_timestamp())"
 			"    AND (d.provision = 'deny' OR d.sensitivity_category IS NOT NULL)"
-			"    AND ((d.actor_professional IS NULL AND d.actor_ods IS NULL)"
-			"         OR d.actor_professional = $1 OR d.actor_ods = $2))"
+			"    AND (" DIRECTIVE_NO_ACTOR " OR " DIRECTIVE_NAMES_ACTOR "))"
 			" SELECT root, deny, overridden, purpose, kind, category FROM d"	/* each survivor */
 			" UNION ALL"	/* and each record merged into it */
 			" SELECT p.patient_id, d.deny, d.overridden, d.purpose, d.kind, d.category"
-			" FROM d JOIN scr.patient p ON p.merged_into = d.root", 2, args);
+			" FROM d JOIN scr.patient p ON p.merged_into = d.root", 4, args);
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(int64);
 	ctl.entrysize = sizeof(PatientRules);
@@ -821,7 +831,7 @@ load_population(void *arg pg_attribute_unused())
 					"WITH r AS (SELECT DISTINCT coalesce(dp.merged_into, dp.patient_id) AS root"
 					"  FROM scr.consent_directive d JOIN scr.patient dp ON dp.patient_id = d.patient_id"
 					"  WHERE d.status = 'active' AND d.provision = 'deny'"
-					"    AND d.actor_professional IS NULL AND d.actor_ods IS NULL"
+					"    AND " DIRECTIVE_NO_ACTOR
 					"    AND d.entry_kind IS NULL AND d.sensitivity_category IS NULL AND d.purpose IS NULL"
 					"    AND d.valid_from <= statement_timestamp()"
 					"    AND (d.valid_to IS NULL OR d.valid_to > statement_timestamp()))"

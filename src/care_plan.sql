@@ -3,19 +3,6 @@
 -- acting professional whose role manages care plans (B0380), versioned and
 -- audited.
 
--- Teams: a task can be assigned to one.  Configuration.
-CREATE TABLE scr.team (
-    team_id     text PRIMARY KEY CHECK (team_id ~ '^[A-Za-z0-9_.:-]{1,64}$'),
-    ods_code    text NOT NULL REFERENCES scr.organisation,
-    name        text NOT NULL CHECK (name <> '')
-);
-CREATE TABLE scr.team_member (
-    team_id         text NOT NULL REFERENCES scr.team ON DELETE CASCADE,
-    professional_id text NOT NULL REFERENCES scr.professional ON DELETE CASCADE,
-    PRIMARY KEY (team_id, professional_id)
-);
-COMMENT ON TABLE scr.team IS 'Teams within organisations (a community nursing team, a social care team)';
-COMMENT ON TABLE scr.team_member IS 'Which professionals belong to which team';
 
 CREATE TABLE scr.care_plan_category (
     category    text PRIMARY KEY,
@@ -431,9 +418,8 @@ CREATE POLICY read_care_version ON scr.care_version FOR SELECT TO scr_clinical_g
                               'N', NULL, coalesce(data->>'ods_code', '')));
 
 GRANT SELECT ON scr.overdue_task, scr.my_task TO scr_clinical_gateway;
-GRANT SELECT ON scr.team, scr.team_member, scr.care_plan_category, scr.care_task_transition
-    TO scr_clinical_gateway, scr_admin;
-GRANT INSERT, UPDATE, DELETE ON scr.team, scr.team_member, scr.care_plan_category TO scr_admin;
+GRANT SELECT ON scr.care_plan_category, scr.care_task_transition TO scr_clinical_gateway, scr_admin;
+GRANT INSERT, UPDATE, DELETE ON scr.care_plan_category TO scr_admin;
 REVOKE ALL ON FUNCTION scr._care_check(bigint, text), scr._care_version(text, bigint, bigint, integer, jsonb),
     scr._care_plan_for(bigint, text),
     scr._is_task_assignee(scr.care_task),
@@ -464,8 +450,6 @@ COMMENT ON FUNCTION scr.update_task(bigint, text, text, integer) IS
 SELECT pg_catalog.pg_extension_config_dump('scr.care_plan_category',
     $$WHERE category NOT IN ('end_of_life', 'frailty', 'long_term_condition', 'mental_health_crisis',
                             'safeguarding', 'discharge', 'other')$$);
-SELECT pg_catalog.pg_extension_config_dump('scr.team', '');
-SELECT pg_catalog.pg_extension_config_dump('scr.team_member', '');
 SELECT pg_catalog.pg_extension_config_dump('scr.care_plan', '');
 SELECT pg_catalog.pg_extension_config_dump('scr.care_plan_goal', '');
 SELECT pg_catalog.pg_extension_config_dump('scr.care_plan_contribution', '');

@@ -6,31 +6,86 @@
 -- their content is hidden from everyone, their identity stays visible so
 -- the objection itself is enforced.  A permit naming an actor is permission
 -- to view (it counts as a relationship); a permit naming a sealed category
--- unseals it for that actor.  Deny overrides permit.
+-- unseals it for that actor.  Deny overrides permit.  The actor is one
+-- professional, organisation, team or job role.  A permission to view
+-- "once" counts only from the first context its professional opens on the
+-- patient, and only for that context's life (used_at says when).
 CREATE TABLE scr.consent_directive (
     patient_id          bigint NOT NULL REFERENCES scr.patient,
     directive_id        bigint GENERATED ALWAYS AS IDENTITY,
     provision           text NOT NULL CHECK (provision IN ('permit', 'deny')),
     actor_professional  text REFERENCES scr.professional,
     actor_ods           text REFERENCES scr.organisation,
+    actor_team          text REFERENCES scr.team,
+    actor_job_role      text REFERENCES scr.job_role,
     purpose             text,
     entry_kind          text,
     sensitivity_category text,
     valid_from          timestamptz NOT NULL DEFAULT statement_timestamp(),
     valid_to            timestamptz,
+    once                boolean NOT NULL DEFAULT false,
+    used_at             timestamptz,
     status              text NOT NULL DEFAULT 'active'
                         CHECK (status IN ('active', 'inactive', 'entered-in-error')),
     recorded_by         text NOT NULL,
     recorded_at         timestamptz NOT NULL DEFAULT statement_timestamp(),
     PRIMARY KEY (patient_id, directive_id),
-    CHECK (actor_professional IS NULL OR actor_ods IS NULL),
+    CHECK (num_nonnulls(actor_professional, actor_ods, actor_team, actor_job_role) <= 1),
     CHECK (valid_to IS NULL OR valid_to > valid_from),
-    CHECK (provision = 'deny' OR actor_professional IS NOT NULL OR actor_ods IS NOT NULL)
+    CHECK (provision = 'deny' OR num_nonnulls(actor_professional, actor_ods, actor_team, actor_job_role) = 1),
+    CHECK (NOT once OR (provision = 'permit' AND entry_kind IS NULL AND sensitivity_category IS NULL)),
+    CHECK (used_at IS NULL OR once)
 );
 CREATE INDEX consent_directive_actor_idx ON scr.consent_directive (actor_professional, actor_ods)
     WHERE status = 'active';
 COMMENT ON TABLE scr.consent_directive IS
     'Consent provisions per patient: dissent, denials, permission to view, unsealing; deny overrides permit';
+
+-- Whether a directive names this professional as its actor: themselves,
+-- their organisation, a team they belong to, or the job role of their role
+-- profile.  Used by the access cache (src/access_policy.c) and by
+-- scr._use_view_once, so both read "names the actor" alike.
+CREATE FUNCTION scr._directive_names_actor(d scr.consent_directive, p_professional text, p_ods text,
+                                           p_role_profile text) RETURNS boolean
+LANGUAGE sql STABLE
+RETURN d.actor_professional = p_professional OR d.actor_ods = p_ods
+    OR d.actor_team IN (SELECT m.team_id FROM scr.team_member m WHERE m.professional_id = p_professional)
+    OR d.actor_job_role = (SELECT rp.job_role FROM scr.role_profile rp WHERE rp.role_profile_id = p_role_profile);
+
+-- A context opened on a patient (the token's "pat") uses one permission to
+-- view "once" that names its professional for that patient (any record of
+-- the merge group), for that purpose or any: from now until the context
+-- expires, and never again.  Called by scr.open_context as the owner; the
+-- directive's update drops every backend's access cache.  Returns the
+-- directive used, if any.
+CREATE FUNCTION scr._use_view_once(p_patient_id bigint, p_professional text, p_ods text,
+                                   p_role_profile text, p_purpose text, p_until timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, scr, pg_temp AS $$
+DECLARE
+    used bigint;
+BEGIN
+    UPDATE scr.consent_directive u
+    SET used_at = statement_timestamp(), valid_to = least(coalesce(u.valid_to, p_until), p_until)
+    WHERE (u.patient_id, u.directive_id) = (
+        SELECT d.patient_id, d.directive_id
+        FROM scr.consent_directive d
+        JOIN scr.patient dp ON dp.patient_id = d.patient_id
+        JOIN scr.patient pp ON coalesce(pp.merged_into, pp.patient_id) = coalesce(dp.merged_into, dp.patient_id)
+        WHERE pp.patient_id = p_patient_id
+          AND d.status = 'active' AND d.provision = 'permit' AND d.once AND d.used_at IS NULL
+          AND scr._directive_names_actor(d, p_professional, p_ods, p_role_profile)
+          AND (d.purpose IS NULL OR d.purpose = p_purpose)
+          AND d.valid_from <= statement_timestamp()
+          AND (d.valid_to IS NULL OR d.valid_to > statement_timestamp())
+        ORDER BY d.directive_id
+        LIMIT 1
+        FOR UPDATE OF d)
+      AND u.used_at IS NULL
+    RETURNING u.directive_id INTO used;
+    RETURN used;
+END
+$$;
 
 -- Break-glass: emergency access to one patient for a limited time.
 CREATE TABLE scr.break_glass (
@@ -114,7 +169,9 @@ CREATE FUNCTION scr.record_consent(patient_id bigint, provision text,
                                    actor_professional text DEFAULT NULL, actor_ods text DEFAULT NULL,
                                    purpose text DEFAULT NULL, entry_kind text DEFAULT NULL,
                                    sensitivity_category text DEFAULT NULL,
-                                   valid_from timestamptz DEFAULT NULL, valid_to timestamptz DEFAULT NULL)
+                                   valid_from timestamptz DEFAULT NULL, valid_to timestamptz DEFAULT NULL,
+                                   actor_team text DEFAULT NULL, actor_job_role text DEFAULT NULL,
+                                   once boolean DEFAULT false)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, scr, pg_temp AS $$
 DECLARE
@@ -154,33 +211,51 @@ BEGIN
         RAISE EXCEPTION 'unknown purpose of use "%"', record_consent.purpose
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF record_consent.actor_professional IS NOT NULL AND record_consent.actor_ods IS NOT NULL THEN
-        RAISE EXCEPTION 'a directive names a professional or an organisation, not both'
-            USING ERRCODE = 'invalid_parameter_value';
+    IF num_nonnulls(record_consent.actor_professional, record_consent.actor_ods,
+                    record_consent.actor_team, record_consent.actor_job_role) > 1 THEN
+        RAISE EXCEPTION 'a directive names at most one actor'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The actor is a professional, an organisation, a team or a job role.';
     END IF;
-    IF provision = 'permit' AND (record_consent.actor_professional IS NULL AND record_consent.actor_ods IS NULL
+    IF record_consent.actor_team IS NOT NULL
+       AND NOT EXISTS (SELECT FROM scr.team t WHERE t.team_id = record_consent.actor_team) THEN
+        RAISE EXCEPTION 'unknown team "%"', record_consent.actor_team USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF record_consent.actor_job_role IS NOT NULL
+       AND NOT EXISTS (SELECT FROM scr.job_role j WHERE j.job_role = record_consent.actor_job_role) THEN
+        RAISE EXCEPTION 'unknown job role "%"', record_consent.actor_job_role USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF provision = 'permit' AND (num_nonnulls(record_consent.actor_professional, record_consent.actor_ods,
+                                              record_consent.actor_team, record_consent.actor_job_role) = 0
                                  OR record_consent.entry_kind IS NOT NULL) THEN
         RAISE EXCEPTION 'a permit names an actor, and at most a sensitivity category'
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Permission to view names only the actor; unsealing names the actor and the category.';
     END IF;
+    IF coalesce(record_consent.once, false)
+       AND (provision <> 'permit' OR record_consent.sensitivity_category IS NOT NULL) THEN
+        RAISE EXCEPTION '"once" is for permission to view only'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A permission to view once names the actor and nothing else.';
+    END IF;
     IF record_consent.valid_to IS NOT NULL
        AND record_consent.valid_to <= coalesce(record_consent.valid_from, statement_timestamp()) THEN
         RAISE EXCEPTION 'valid_to must be after valid_from' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    INSERT INTO scr.consent_directive (patient_id, provision, actor_professional, actor_ods, purpose,
-                                       entry_kind, sensitivity_category, valid_from, valid_to,
-                                       recorded_by)
+    INSERT INTO scr.consent_directive (patient_id, provision, actor_professional, actor_ods, actor_team,
+                                       actor_job_role, purpose, entry_kind, sensitivity_category,
+                                       valid_from, valid_to, once, recorded_by)
     VALUES (record_consent.patient_id, record_consent.provision, record_consent.actor_professional,
-            record_consent.actor_ods, record_consent.purpose, record_consent.entry_kind,
+            record_consent.actor_ods, record_consent.actor_team, record_consent.actor_job_role,
+            record_consent.purpose, record_consent.entry_kind,
             lower(record_consent.sensitivity_category),
             coalesce(record_consent.valid_from, statement_timestamp()), record_consent.valid_to,
-            scr.context_professional())
+            coalesce(record_consent.once, false), scr.context_professional())
     RETURNING directive_id INTO id;
     RETURN id;
 END
 $$;
-COMMENT ON FUNCTION scr.record_consent(bigint, text, text, text, text, text, text, timestamptz, timestamptz) IS
+COMMENT ON FUNCTION scr.record_consent(bigint, text, text, text, text, text, text, timestamptz, timestamptz, text, text, boolean) IS
     'record a consent directive (needs activity B0015 and a relationship); a deny with no actor and no data class is dissent';
 
 CREATE FUNCTION scr.withdraw_consent(patient_id bigint, directive_id bigint) RETURNS void
@@ -291,11 +366,13 @@ CREATE TRIGGER access_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON
     FOR EACH STATEMENT EXECUTE FUNCTION scr.access_invalidate();
 
 REVOKE ALL ON FUNCTION scr._context_has_activity(text),
-    scr.record_consent(bigint, text, text, text, text, text, text, timestamptz, timestamptz),
+    scr._directive_names_actor(scr.consent_directive, text, text, text),
+    scr._use_view_once(bigint, text, text, text, text, timestamptz),
+    scr.record_consent(bigint, text, text, text, text, text, text, timestamptz, timestamptz, text, text, boolean),
     scr.withdraw_consent(bigint, bigint),
     scr.break_glass(bigint, text, text, integer, boolean), scr.end_break_glass(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
-    scr.record_consent(bigint, text, text, text, text, text, text, timestamptz, timestamptz),
+    scr.record_consent(bigint, text, text, text, text, text, text, timestamptz, timestamptz, text, text, boolean),
     scr.withdraw_consent(bigint, bigint),
     scr.break_glass(bigint, text, text, integer, boolean), scr.end_break_glass(bigint)
     TO scr_clinical_gateway;

@@ -14,7 +14,7 @@ DATA_built = scr--$(EXTVERSION).sql
 REGRESS = install nhs_number nhs_number_vectors nhs_number_index feed_setup feed_person feed_entry feed_batch patient_merge feed_security feed_teardown access_context access_policy consent secondary relationships catalog linkage_compare linkage access_attacks audit audit_read audit_reports care_plan alerting audit_chain
 REGRESS_OPTS = --load-extension=scr
 ISOLATION_OPTS = --load-extension=scr
-ISOLATION = nhs_number_unique feed_same_person feed_same_local_id feed_same_entry feed_version_race access_relationship_change access_consent_change feed_care_episode linkage_same_person linkage_merge_race linkage_review_race linkage_weight_change audit_seal_race care_task_race
+ISOLATION = nhs_number_unique feed_same_person feed_same_local_id feed_same_entry feed_version_race access_relationship_change access_consent_change consent_view_once_race feed_care_episode linkage_same_person linkage_merge_race linkage_review_race linkage_weight_change audit_seal_race care_task_race
 
 EXTRA_CLEAN = results output_iso
 

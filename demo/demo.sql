@@ -451,7 +451,10 @@ CREATE ROLE demo_researcher LOGIN IN ROLE scr_secondary_use;
 SELECT scr.mint_context_token('demo', 'dr_obi', 'dr_obi.B86003', 'B86003', 'TREAT') AS t5_obi_1,
        scr.mint_context_token('demo', 'dr_obi', 'dr_obi.B86003', 'B86003', 'TREAT') AS t5_obi_2,
        scr.mint_context_token('demo', 'dr_far', 'dr_far.RZZ', 'RZZ', 'ETREAT') AS t5_far_1,
-       scr.mint_context_token('demo', 'dr_far', 'dr_far.RZZ', 'RZZ', 'ETREAT') AS t5_far_2 \gset
+       scr.mint_context_token('demo', 'dr_far', 'dr_far.RZZ', 'RZZ', 'ETREAT') AS t5_far_2,
+       scr.mint_context_token('demo', 'dr_obi', 'dr_obi.B86003', 'B86003', 'TREAT') AS t5_obi_3,
+       scr.mint_context_token('demo', 'dr_rahman', 'dr_rahman.RGD', 'RGD', 'TREAT') AS t5_rahman_1,
+       scr.mint_context_token('demo', 'dr_rahman', 'dr_rahman.RGD', 'RGD', 'TREAT', :cp) AS t5_rahman_2 \gset
 \c - demo_gateway
 \set ECHO none
 CREATE TEMP TABLE demo_token (who, token) AS VALUES
@@ -503,7 +506,8 @@ SELECT kind, professional_id, ods_code, detail FROM scr.privacy_alert WHERE pati
 \echo '-- does Dr Far while the break-glass lasts.'
 \c - demo_gateway
 \set ECHO none
-CREATE TEMP TABLE demo_token (who, token) AS VALUES ('dr_obi 2', :'t5_obi_2'), ('dr_far 2', :'t5_far_2');
+CREATE TEMP TABLE demo_token (who, token) AS VALUES ('dr_obi 2', :'t5_obi_2'), ('dr_far 2', :'t5_far_2'),
+    ('dr_obi 3', :'t5_obi_3'), ('dr_rahman 1', :'t5_rahman_1'), ('dr_rahman 2', :'t5_rahman_2');
 \set ECHO queries
 BEGIN;
 SELECT scr.open_context(token) FROM demo_token WHERE who = 'dr_obi 2' \gset
@@ -515,6 +519,24 @@ SELECT scr.open_context(token) FROM demo_token WHERE who = 'dr_far 2' \gset
 SELECT sum(visible) AS visible, sum(withheld) AS withheld,
        sum(substring(withheld_reasons FROM 'consent (\d+)')::int) AS for_consent
 FROM scr.patient_summary(:cp);
+COMMIT;
+
+\echo '-- Permission to view once: the patient lets Dr Rahman, a consultant at'
+\echo '-- another trust with no relationship, see the record once.  It counts from'
+\echo '-- the first context he opens on the patient (the token names the patient),'
+\echo '-- for that context''s life, and never again.  A directive''s actor may also'
+\echo '-- be a team or a job role.'
+BEGIN;
+SELECT scr.open_context(token) FROM demo_token WHERE who = 'dr_obi 3' \gset
+SELECT scr.record_consent(:cp, 'permit', actor_professional => 'dr_rahman', once => true) AS view_once \gset
+COMMIT;
+BEGIN;
+SELECT scr.open_context(token) FROM demo_token WHERE who = 'dr_rahman 1' \gset
+SELECT count(*) AS entries_before_opening FROM scr.clinical_entry WHERE patient_id = :cp;
+COMMIT;
+BEGIN;
+SELECT scr.open_context(token) FROM demo_token WHERE who = 'dr_rahman 2' \gset
+SELECT count(*) AS entries_once_opened FROM scr.clinical_entry WHERE patient_id = :cp;
 COMMIT;
 
 \echo

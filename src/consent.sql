@@ -236,7 +236,7 @@ BEGIN
        AND (provision <> 'permit' OR record_consent.sensitivity_category IS NOT NULL) THEN
         RAISE EXCEPTION '"once" is for permission to view only'
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'A permission to view once names the actor and nothing else.';
+                  HINT = 'A permission to view once names one actor, and may name a purpose and a period; never a kind or a category.';
     END IF;
     IF record_consent.valid_to IS NOT NULL
        AND record_consent.valid_to <= coalesce(record_consent.valid_from, statement_timestamp()) THEN

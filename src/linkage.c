@@ -13,8 +13,10 @@
  *
  * The inputs are the normalised keys scr.source_identifier stores beside
  * each record (generated columns), so a comparison does no normalising: the
- * hot path compares a few short strings and dates.  Which candidates are
- * compared (blocking) and what the score decides are in src/linkage.sql.
+ * hot path compares a few short strings and dates.  Here too: the settings,
+ * the probabilities in force (cached until the weight tables change) and the
+ * thresholds.  Which candidates are compared (blocking) is
+ * src/linkage_candidates.c; what the score decides is src/linkage.sql.
  */
 #include "postgres.h"
 

@@ -5,7 +5,7 @@ EXTENSION = scr
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" scr.control)
 
 MODULE_big = scr
-OBJS = src/scr.o src/nhs_number_parse.o src/nhs_number.o src/feed.o src/entry_parse.o src/access_context.o src/access_policy.o src/pseudonym.o src/linkage_compare.o src/linkage.o src/linkage_candidates.o src/audit_trigger.o src/audit_queue.o src/audit_read.o src/audit_seal.o
+OBJS = src/scr.o src/nhs_number_parse.o src/nhs_number.o src/feed.o src/entry_parse.o src/access_context.o src/access_policy.o src/pseudonym.o src/string_distance.o src/linkage_compare.o src/linkage.o src/linkage_candidates.o src/audit_trigger.o src/audit_queue.o src/audit_read.o src/audit_seal.o
 
 # The install script is these pieces, in this order.
 SQL_PIECES = src/scr.sql src/nhs_number.sql src/record.sql src/access.sql src/entry_parse.sql src/feed.sql src/access_context.sql src/access_policy.sql src/consent.sql src/views.sql src/secondary.sql src/relationships.sql src/linkage_compare.sql src/linkage.sql src/linkage_candidates.sql src/audit.sql src/audit_queue.sql src/audit_read.sql src/audit_seal.sql src/audit_reports.sql src/care_plan.sql src/end_of_life.sql src/alerting.sql src/care_feed.sql

@@ -5,9 +5,10 @@
  * These are the building blocks the probabilistic matcher compares
  * demographics with: names folded to a comparable form (case, accents,
  * punctuation, titles, Mc/Mac and O' prefixes), UK postcodes validated and
- * normalised, Jaro-Winkler similarity, Damerau-Levenshtein distance
- * (optimal string alignment) and a phonetic code.  All are pure functions
- * of their arguments: IMMUTABLE, STRICT, PARALLEL SAFE.
+ * normalised, a phonetic code, and as SQL functions the Jaro-Winkler
+ * similarity and Damerau-Levenshtein distance of src/string_distance.c.
+ * All are pure functions of their arguments: IMMUTABLE, STRICT, PARALLEL
+ * SAFE.
  */
 #include "postgres.h"
 
@@ -17,10 +18,9 @@
 #include "utils/builtins.h"
 
 #include "linkage_compare.h"
+#include "string_distance.h"
 #include "scr.h"
 
-/* Longest input compared; longer names are not names. */
-#define MAX_COMPARE 256
 
 /*
  * Fold one Unicode code point to lower-case ASCII letters where it is a
@@ -288,104 +288,6 @@ postcode_outward(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(out));
 }
 
-/* Jaro-Winkler similarity of two byte strings (0..1), prefix scale 0.1. */
-double
-jaro_winkler(const char *a, int la, const char *b, int lb)
-{
-	bool		amatch[MAX_COMPARE];
-	bool		bmatch[MAX_COMPARE];
-	int			window;
-	int			matches = 0;
-	int			transpositions = 0;
-	int			i,
-				j,
-				k;
-	double		jaro;
-	int			prefix = 0;
-
-	if (la == 0 && lb == 0)
-		return 1.0;
-	if (la == 0 || lb == 0)
-		return 0.0;
-	la = Min(la, MAX_COMPARE);
-	lb = Min(lb, MAX_COMPARE);
-	window = Max(la, lb) / 2 - 1;
-	if (window < 0)
-		window = 0;
-	memset(amatch, 0, la);
-	memset(bmatch, 0, lb);
-	for (i = 0; i < la; i++)
-	{
-		int			lo = Max(0, i - window);
-		int			hi = Min(lb - 1, i + window);
-
-		for (j = lo; j <= hi; j++)
-			if (!bmatch[j] && a[i] == b[j])
-			{
-				amatch[i] = bmatch[j] = true;
-				matches++;
-				break;
-			}
-	}
-	if (matches == 0)
-		return 0.0;
-	for (i = 0, k = 0; i < la; i++)
-	{
-		if (!amatch[i])
-			continue;
-		while (!bmatch[k])
-			k++;
-		if (a[i] != b[k])
-			transpositions++;
-		k++;
-	}
-	jaro = ((double) matches / la + (double) matches / lb +
-			(matches - transpositions / 2.0) / matches) / 3.0;
-	while (prefix < 4 && prefix < la && prefix < lb && a[prefix] == b[prefix])
-		prefix++;
-	return jaro + prefix * 0.1 * (1.0 - jaro);
-}
-
-/*
- * The Jaro-Winkler similarity when it may reach floor, else 0.  The
- * characters two strings share (as multisets) bound the matches Jaro can
- * find, and so the similarity, for the cost of one pass over each string;
- * most pairs a matcher compares are strangers, whose comparison ends here.
- */
-double
-jaro_winkler_at_least(const char *a, int la, const char *b, int lb, double floor)
-{
-	static uint16 counts[256];	/* all zero between calls */
-	int			shared = 0;
-	int			prefix = 0;
-	double		jaro;
-	int			i;
-
-	if (la == 0 || lb == 0)
-		return jaro_winkler(a, la, b, lb);
-	la = Min(la, MAX_COMPARE);
-	lb = Min(lb, MAX_COMPARE);
-	for (i = 0; i < la; i++)
-		counts[(unsigned char) a[i]]++;
-	for (i = 0; i < lb; i++)
-		if (counts[(unsigned char) b[i]] > 0)
-		{
-			counts[(unsigned char) b[i]]--;
-			shared++;
-		}
-	for (i = 0; i < la; i++)
-		counts[(unsigned char) a[i]] = 0;
-	if (shared == 0)
-		return 0.0;
-	/* At best every shared character matches, none transposed. */
-	jaro = ((double) shared / la + (double) shared / lb + 1.0) / 3.0;
-	while (prefix < 4 && prefix < la && prefix < lb && a[prefix] == b[prefix])
-		prefix++;
-	if (jaro + prefix * 0.1 * (1.0 - jaro) < floor)
-		return 0.0;
-	return jaro_winkler(a, la, b, lb);
-}
-
 PG_FUNCTION_INFO_V1(jaro_winkler_sql);
 Datum
 jaro_winkler_sql(PG_FUNCTION_ARGS)
@@ -395,74 +297,6 @@ jaro_winkler_sql(PG_FUNCTION_ARGS)
 
 	PG_RETURN_FLOAT8(jaro_winkler(VARDATA_ANY(a), VARSIZE_ANY_EXHDR(a),
 								  VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b)));
-}
-
-/*
- * Damerau-Levenshtein distance, optimal string alignment: insertions,
- * deletions, substitutions and transpositions of adjacent characters.
- */
-int
-damerau_levenshtein(const char *a, int la, const char *b, int lb)
-{
-	int		   *d;
-	int			w;
-	int			i,
-				j;
-	int			result;
-
-	la = Min(la, MAX_COMPARE);
-	lb = Min(lb, MAX_COMPARE);
-	w = lb + 1;
-	d = palloc((la + 1) * w * sizeof(int));
-	for (i = 0; i <= la; i++)
-		d[i * w] = i;
-	for (j = 0; j <= lb; j++)
-		d[j] = j;
-	for (i = 1; i <= la; i++)
-		for (j = 1; j <= lb; j++)
-		{
-			int			cost = a[i - 1] == b[j - 1] ? 0 : 1;
-			int			best = Min(d[(i - 1) * w + j] + 1, d[i * w + j - 1] + 1);
-
-			best = Min(best, d[(i - 1) * w + j - 1] + cost);
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-				best = Min(best, d[(i - 2) * w + j - 2] + 1);
-			d[i * w + j] = best;
-		}
-	result = d[la * w + lb];
-	pfree(d);
-	return result;
-}
-
-/*
- * Whether two strings are at most one edit apart (damerau_levenshtein <= 1)
- * without building the distance matrix: past their common prefix and
- * suffix, one insertion, deletion or substitution leaves at most one
- * character on each side, and one transposition two characters crossed.
- */
-bool
-within_one_edit(const char *a, int la, const char *b, int lb)
-{
-	int			prefix = 0;
-	int			suffix = 0;
-	int			ra,
-				rb;
-
-	la = Min(la, MAX_COMPARE);
-	lb = Min(lb, MAX_COMPARE);
-	if (Abs(la - lb) > 1)
-		return false;
-	while (prefix < la && prefix < lb && a[prefix] == b[prefix])
-		prefix++;
-	while (suffix < la - prefix && suffix < lb - prefix &&
-		   a[la - 1 - suffix] == b[lb - 1 - suffix])
-		suffix++;
-	ra = la - prefix - suffix;
-	rb = lb - prefix - suffix;
-	if (ra <= 1 && rb <= 1)
-		return true;
-	return ra == 2 && rb == 2 &&
-		a[prefix] == b[prefix + 1] && a[prefix + 1] == b[prefix];
 }
 
 PG_FUNCTION_INFO_V1(damerau_levenshtein_sql);

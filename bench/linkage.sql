@@ -236,13 +236,17 @@ WHERE q.person = p.person - 1 AND p.person BETWEEN 2 AND :patients AND random() 
 -- rows are consistent by construction) and no audit triggers (they would add
 -- 3M audit events, over 1 GB; linkage does not read them).  Together that is
 -- about a third of the build.  Should any of these tables gain another
--- trigger, which might maintain something linkage reads, the record is
--- written with every trigger on but the audit ones instead.
+-- trigger that fires on INSERT, which might maintain something linkage
+-- reads, the record is written with every trigger on but the audit ones
+-- instead.  (Triggers on UPDATE only, such as alerting's alert_on_death,
+-- do not fire for these inserts.)
 SELECT NOT EXISTS (
 	SELECT FROM pg_trigger
 	WHERE tgrelid IN ('scr.patient'::regclass, 'scr.source_identifier'::regclass,
 					  'scr.patient_link_key'::regclass)
-	  AND NOT tgisinternal AND tgname !~ '^audit_') AS replica_ok \gset
+	  AND NOT tgisinternal AND tgname !~ '^audit_'
+	  AND (tgtype & 4) <> 0					-- TRIGGER_TYPE_INSERT
+) AS replica_ok \gset
 \if :replica_ok
 SET session_replication_role = replica;
 \else

@@ -91,14 +91,6 @@ CREATE SCHEMA plain;
 -- 'parallel:', ratios up to 99999.99.
 UPDATE bench.line_style SET label_width = 9, ratio_width = 7;
 
--- Stop the bench when a check fails.
-CREATE FUNCTION bench.check(ok boolean, what text) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-	IF ok IS NOT TRUE THEN
-		RAISE EXCEPTION 'access bench: %', what;
-	END IF;
-END $$;
-
 -- Run q n times (EXECUTE: parsed and planned every time, as a client's
 -- statement is); the result rows are discarded.
 CREATE FUNCTION bench.repeat(q text, n int) RETURNS void LANGUAGE plpgsql AS $$

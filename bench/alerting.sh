@@ -81,14 +81,6 @@ SELECT scr.audit_create_partitions(1);
 -- Phase label 'alerting:'.
 UPDATE bench.line_style SET label_width = 9;
 
--- Stop the bench when a check fails.
-CREATE FUNCTION bench.check(ok boolean, what text) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-	IF ok IS NOT TRUE THEN
-		RAISE EXCEPTION 'alerting bench: %', what;
-	END IF;
-END $$;
-
 -- The alert rules on or off: the two statement triggers of src/alerting.sql.
 CREATE FUNCTION bench.alert_rules(on_ boolean) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
@@ -110,25 +102,9 @@ CREATE FUNCTION bench.side_end(v text, r int) RETURNS void LANGUAGE sql AS $$
 	FROM scr.alert
 $$;
 
--- Read a table once, heap and TOAST, so that a timed side does not pay for
--- the first read of its input.
-CREATE FUNCTION bench.touch(t regclass) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE format('SELECT sum(pg_column_size(x.*)) FROM %s x', t);
-END $$;
-
--- No autovacuum on the tables the timed sides write, the audit partitions
--- included: when its visits fall would decide which side pays for them.
-DO $$
-DECLARE
-	t regclass;
-BEGIN
-	FOR t IN SELECT unnest(ARRAY['scr.entry', 'scr.entry_history', 'scr.feed_error', 'scr.alert',
-								 'scr.audit_seal']::regclass[])
-			 UNION ALL SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = 'scr.audit_event'::regclass LOOP
-		EXECUTE format('ALTER TABLE %s SET (autovacuum_enabled = off, toast.autovacuum_enabled = off)', t);
-	END LOOP;
-END $$;
+-- No autovacuum on the tables the timed sides write (bench/lib.sql).
+SELECT bench.autovacuum_off(ARRAY['scr.entry', 'scr.entry_history', 'scr.feed_error', 'scr.alert',
+								 'scr.audit_seal']::regclass[]);
 SQL
 
 # --- data: three sources, their people, End of Life patients, the entries -----

@@ -100,14 +100,6 @@ SELECT scr.audit_create_partitions(1);
 -- Phase labels up to 'bulk mix:'.
 UPDATE bench.line_style SET label_width = 9;
 
--- Stop the bench when a check fails.
-CREATE FUNCTION bench.check(ok boolean, what text) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-	IF ok IS NOT TRUE THEN
-		RAISE EXCEPTION 'audit bench: %', what;
-	END IF;
-END $$;
-
 -- Write audit on or off: every audit_insert, audit_update and audit_delete
 -- trigger of the scr tables (the DO block in src/audit.sql).
 CREATE FUNCTION bench.audit_writes(on_ boolean) RETURNS void LANGUAGE plpgsql AS $$
@@ -126,7 +118,6 @@ BEGIN
 	END LOOP;
 	PERFORM bench.check(n >= 45, format('found %s write-audit triggers, expected 3 on each of 15+ tables', n));
 END $$;
-
 
 -- Wait until the worker has written every queued event (sealing may
 -- follow).  SECURITY DEFINER: the gateway login calls it.
@@ -166,24 +157,8 @@ CREATE FUNCTION bench.side_end(p text, v text, r int) RETURNS void LANGUAGE sql 
 	WHERE phase = p AND variant = v AND round = r
 $$;
 
--- Read a table once, heap and TOAST, so that a timed side does not pay for
--- the first read of its input.
-CREATE FUNCTION bench.touch(t regclass) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE format('SELECT sum(pg_column_size(x.*)) FROM %s x', t);
-END $$;
-
--- No autovacuum on the tables the timed sides write, the audit partitions
--- included: when its visits fall would decide which side pays for them.
-DO $$
-DECLARE
-	t regclass;
-BEGIN
-	FOR t IN SELECT unnest(ARRAY['scr.entry', 'scr.entry_history', 'scr.feed_error', 'scr.audit_seal']::regclass[])
-			 UNION ALL SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = 'scr.audit_event'::regclass LOOP
-		EXECUTE format('ALTER TABLE %s SET (autovacuum_enabled = off, toast.autovacuum_enabled = off)', t);
-	END LOOP;
-END $$;
+-- No autovacuum on the tables the timed sides write (bench/lib.sql).
+SELECT bench.autovacuum_off(ARRAY['scr.entry', 'scr.entry_history', 'scr.feed_error', 'scr.audit_seal']::regclass[]);
 SQL
 
 # --- data: one GP source, its people, their entries ---------------------------

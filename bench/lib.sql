@@ -1,5 +1,6 @@
 -- The SQL timing harness shared by the benches that compare variants in
--- interleaved rounds (bench/nhs_number.sh, bench/access.sh).  A bench loads
+-- interleaved rounds (all but bench/ingest.sh, which times whole loads with
+-- a harness of its own).  A bench loads
 -- it once, after CREATE EXTENSION, from its own psql session:
 --
 --     bsql -v lib_sql="$BENCH_DIR/lib.sql" <<'SQL'
@@ -9,7 +10,8 @@
 --
 -- It makes the schema bench, the table bench.timing (one row per phase,
 -- variant and round, in ms) and the functions below: time_ms, measure, plan,
--- require_plan, median, line.  Everything else a bench needs is its own.
+-- require_plan, median, line, check, touch, autovacuum_off, quiesce.
+-- Everything else a bench needs is its own.
 
 CREATE SCHEMA bench;
 
@@ -129,6 +131,34 @@ RETURNS text LANGUAGE sql AS $$
 				  CASE WHEN note <> '' THEN '  ' || note ELSE '' END)
 	FROM x, s
 $$;
+
+-- Stop the bench when a check fails.
+CREATE FUNCTION bench.check(ok boolean, what text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	IF ok IS NOT TRUE THEN
+		RAISE EXCEPTION 'bench check failed: %', what;
+	END IF;
+END $$;
+
+-- Read a table once, heap and TOAST (a whole row detoasts), so that a timed
+-- side does not pay for the first read of its input.
+CREATE FUNCTION bench.touch(t regclass) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE format('SELECT sum(pg_column_size(x.*)) FROM %s x', t);
+END $$;
+
+-- No autovacuum on the tables the timed sides write, and on the audit
+-- partitions (every side writes audit events): when its visits fall would
+-- decide which side pays for them.
+CREATE FUNCTION bench.autovacuum_off(tables regclass[]) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	t regclass;
+BEGIN
+	FOR t IN SELECT unnest(tables)
+			 UNION ALL SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = 'scr.audit_event'::regclass LOOP
+		EXECUTE format('ALTER TABLE %s SET (autovacuum_enabled = off, toast.autovacuum_enabled = off)', t);
+	END LOOP;
+END $$;
 
 -- Wait until the audit writer has written every queued event and sealed
 -- every event of this database: nothing it does for one side of a bench

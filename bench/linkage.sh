@@ -87,14 +87,6 @@ SELECT to_regprocedure('scr.match_person(jsonb, boolean)') IS NOT NULL AS have_m
 SELECT 1/0;
 \endif
 
--- Stop the bench when a check fails.
-CREATE FUNCTION bench.check(ok boolean, what text) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-	IF ok IS NOT TRUE THEN
-		RAISE EXCEPTION 'linkage bench: %', what;
-	END IF;
-END $$;
-
 -- bench.measure with a fresh sample each round: queries are format()
 -- templates whose %s is a slice of bench.noisy.  The warm-up runs on slice 0,
 -- round r on slice 1 + (r - 1) mod (slices - 1); every variant of a round
